@@ -1,0 +1,185 @@
+"""Validation of documents against SCHEMA.md and a label schema.
+
+Each problem names the file, line, document, span and rule, with the
+offending text. Rules (the names that appear in messages):
+
+``json``            the line is not a JSON object / not UTF-8 / lacks required fields
+``empty-text``      the document text is empty
+``span-bounds``     start/end outside the text, or end <= start
+``span-edge``       a span starts or ends inside a word, or with whitespace/punctuation
+``span-text``       a span's optional ``text`` differs from the text at its offsets
+``label``           a label not in the schema (with a hint for lower-case labels)
+``overlap``         two spans of one layer overlap
+``span-id``         duplicate span id within a document
+``relation-type``   a relation type not in the schema
+``relation-end``    a relation whose head or tail id is not a span of the document
+``relation-label``  a relation between spans of the wrong labels
+``doc-id``          a document id seen before (in any of the files validated together)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from persian_ie.data.document import Document, LineError, iter_documents
+from persian_ie.data.schema import LabelSchema
+from persian_ie.data.tokenize import is_boundary_char, is_punct
+
+
+@dataclass
+class Problem:
+    path: str
+    line: int
+    rule: str
+    message: str
+    doc_id: str | None = None
+    span_id: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}"
+        if self.doc_id:
+            where += f" doc={self.doc_id}"
+        if self.span_id:
+            where += f" span={self.span_id}"
+        return f"{where}: {self.rule}: {self.message}"
+
+
+def _bad_edge_char(ch: str) -> bool:
+    return ch.isspace() or is_punct(ch) or not ch.isprintable()
+
+
+def _context(text: str, start: int, end: int) -> str:
+    piece = text[max(start, 0):max(end, 0)]
+    return f"«{piece}» in …{text[max(0, start - 15):start]}[{piece}]{text[end:end + 15]}…".replace("\n", "⏎")
+
+
+def check_span_edges(text: str, start: int, end: int) -> str | None:
+    """Return why the span's edges break SCHEMA.md section 2, or None."""
+    if _bad_edge_char(text[start]) or _bad_edge_char(text[end - 1]):
+        return "span begins or ends with whitespace or punctuation"
+    if start > 0 and not is_boundary_char(text[start - 1]):
+        return "span starts inside a word"
+    if end < len(text) and not is_boundary_char(text[end]):
+        return "span ends inside a word"
+    return None
+
+
+def document_problems(doc: Document, schema: LabelSchema, path: str = "<doc>", line: int = 0) -> list[Problem]:
+    """All rule violations of one document (file-level rules excepted)."""
+    problems: list[Problem] = []
+
+    def add(rule, message, span_id=None):
+        problems.append(Problem(path, line, rule, message, doc.id, span_id))
+
+    text = doc.text
+    if text is not None and not text.strip():
+        add("empty-text", "the document text is empty")
+    ids = Counter(s.id for s in doc.spans)
+    for span_id, n in ids.items():
+        if n > 1:
+            add("span-id", f"span id used {n} times", span_id)
+    valid_spans = []
+    for span in doc.spans:
+        layer = schema.layer_of(span.label)
+        if layer is None:
+            hint = f"; did you mean {span.label.upper()!r}?" if schema.layer_of(span.label.upper()) else ""
+            add("label", f"label {span.label!r} is not in schema {schema.name!r} {schema.labels}{hint}", span.id)
+        if text is None:
+            continue
+        if not (0 <= span.start < span.end <= len(text)):
+            add("span-bounds", f"[{span.start}, {span.end}) is not a non-empty range inside the text (length {len(text)})", span.id)
+            continue
+        reason = check_span_edges(text, span.start, span.end)
+        if reason:
+            add("span-edge", f"{reason}: {_context(text, span.start, span.end)}", span.id)
+        if span.text is not None and span.text != text[span.start:span.end]:
+            add("span-text", f"span text {span.text!r} differs from the text at its offsets {text[span.start:span.end]!r}", span.id)
+        if layer is not None:
+            valid_spans.append((layer, span))
+    problems += _overlap_problems(valid_spans, text, add)
+    problems += _relation_problems(doc, schema, add)
+    return problems
+
+
+def _overlap_problems(layered_spans, text, add) -> list:
+    by_layer: dict[str, list] = {}
+    for layer, span in layered_spans:
+        by_layer.setdefault(layer, []).append(span)
+    for layer, spans in by_layer.items():
+        spans.sort(key=lambda s: (s.start, s.end))
+        for a, b in zip(spans, spans[1:]):
+            if b.start < a.end:
+                add("overlap", f"overlaps span {a.id} in layer {layer!r}: {_context(text, b.start, b.end)} vs «{text[a.start:a.end]}»", b.id)
+    return []
+
+
+def _relation_problems(doc: Document, schema: LabelSchema, add) -> list:
+    spans = doc.span_by_id()
+    for rel in doc.relations:
+        rtype = schema.relations.get(rel.type)
+        if rtype is None:
+            add("relation-type", f"relation type {rel.type!r} is not in schema {schema.name!r} {sorted(schema.relations)}")
+            continue
+        head, tail = spans.get(rel.head), spans.get(rel.tail)
+        if head is None or tail is None:
+            missing = rel.head if head is None else rel.tail
+            add("relation-end", f"{rel.type} {rel.head} -> {rel.tail}: no span with id {missing!r}")
+            continue
+        if head.label not in rtype.head or tail.label not in rtype.tail:
+            add("relation-label", f"{rel.type} must link {'/'.join(rtype.head)} -> {'/'.join(rtype.tail)}, got {head.label} -> {tail.label}", rel.head)
+    return []
+
+
+@dataclass
+class ValidationReport:
+    files: int = 0
+    documents: int = 0
+    invalid_documents: int = 0
+    unreadable_lines: int = 0
+    spans: int = 0
+    relations: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        verdict = "OK" if self.ok else "INVALID"
+        rules = Counter(p.rule for p in self.problems)
+        by_rule = ", ".join(f"{r}={n}" for r, n in sorted(rules.items()))
+        return (
+            f"{verdict}: {self.files} file(s), {self.documents} document(s), {self.spans} spans, "
+            f"{self.relations} relations; {self.invalid_documents} invalid document(s), "
+            f"{self.unreadable_lines} unreadable line(s), {len(self.problems)} problem(s)"
+            + (f" [{by_rule}]" if by_rule else "")
+        )
+
+
+def validate_files(paths: Iterable[str], schema: LabelSchema) -> ValidationReport:
+    """Validate JSONL files together (document ids must be unique across them)."""
+    report = ValidationReport()
+    seen_ids: dict[str, str] = {}
+    for path in paths:
+        report.files += 1
+        for item in iter_documents(path):
+            if isinstance(item, LineError):
+                report.unreadable_lines += 1
+                report.problems.append(Problem(item.path, item.line, "json", item.reason))
+                continue
+            doc = item.doc
+            report.documents += 1
+            report.spans += len(doc.spans)
+            report.relations += len(doc.relations)
+            problems = document_problems(doc, schema, item.path, item.line)
+            where = f"{item.path}:{item.line}"
+            if doc.id in seen_ids:
+                problems.append(Problem(item.path, item.line, "doc-id", f"document id already used at {seen_ids[doc.id]}", doc.id))
+            else:
+                seen_ids[doc.id] = where
+            if problems:
+                report.invalid_documents += 1
+                report.problems += problems
+    return report

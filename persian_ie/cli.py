@@ -1,0 +1,116 @@
+"""The ``persian-ie`` command line.
+
+Each ``<cmd>_cli`` function parses its arguments, calls a library function
+that returns data, prints, and returns an exit status. Library code raises
+``PersianIEError``; ``main`` is the one place that turns them into exit
+codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from persian_ie.errors import PersianIEError
+
+
+def _schema_arg(parser):
+    parser.add_argument("--schema", default="default", help="label schema: builtin name (default, peyma, parstwiner) or YAML/JSON path")
+
+
+def validate_cli(args) -> int:
+    from persian_ie.data.schema import load_schema
+    from persian_ie.data.validate import validate_files
+
+    report = validate_files(args.files, load_schema(args.schema))
+    for problem in report.problems[: args.max_problems]:
+        print(problem)
+    if len(report.problems) > args.max_problems:
+        print(f"... {len(report.problems) - args.max_problems} more problem(s) not shown (--max-problems)")
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def stats_cli(args) -> int:
+    from persian_ie.data.schema import load_schema
+    from persian_ie.data.stats import corpus_stats, format_stats
+
+    stats = corpus_stats(args.files, load_schema(args.schema))
+    print(json.dumps(stats, ensure_ascii=False, indent=2) if args.json else format_stats(stats))
+    return 0
+
+
+def annotate_cli(args) -> int:
+    from persian_ie.data.annotation_tools import check_ann_file, describe_spans
+    from persian_ie.data.schema import load_schema
+
+    schema = load_schema(args.schema)
+    texts = Path(args.texts) if args.texts else None
+    failed = 0
+    for path in args.files:
+        result = check_ann_file(Path(path), schema, texts)
+        if result.ok:
+            print(f"OK {path}: {len(result.doc.spans)} spans, {len(result.doc.relations)} relations")
+        else:
+            failed += 1
+            print(f"FAIL {path}:")
+            for err in result.errors:
+                print(f"  {err}")
+        if result.doc is not None and (args.show or not result.ok):
+            print(describe_spans(result.doc))
+    print(f"{len(args.files) - failed} ok, {failed} failed")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="persian-ie", description="Persian news information extraction")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check JSONL documents against SCHEMA.md and a label schema")
+    p.add_argument("files", nargs="+")
+    _schema_arg(p)
+    p.add_argument("--max-problems", type=int, default=200)
+    p.set_defaults(func=validate_cli)
+
+    p = sub.add_parser("stats", help="documents, words, spans per label/layer, relations per type")
+    p.add_argument("files", nargs="+")
+    _schema_arg(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=stats_cli)
+
+    p = sub.add_parser("annotate", help="annotation tools: check inline .ann files")
+    p.add_argument("action", choices=["check"])
+    p.add_argument("files", nargs="+")
+    p.add_argument("--texts", help="folder of original <id>.txt files (default: ../texts beside the .ann folder)")
+    p.add_argument("--show", action="store_true", help="print the span list for passing files too")
+    _schema_arg(p)
+    p.set_defaults(func=annotate_cli)
+
+    _register_later_commands(sub)
+    return parser
+
+
+def _register_later_commands(sub) -> None:
+    """Commands of the later stages (training, eval, inference, bench)."""
+    from persian_ie import commands
+
+    commands.register(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except PersianIEError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Coded errors: every message says what failed, shows the value and, where
+one exists, the fix. Library code raises these; only the CLI exits."""
+
+
+class PersianIEError(Exception):
+    """Base class. ``code`` is a short stable identifier such as ``E101``."""
+
+    code = "E000"
+
+    def __init__(self, message: str):
+        super().__init__(f"[{self.code}] {message}")
+
+
+class SchemaError(PersianIEError):
+    code = "E101"
+
+
+class DocumentError(PersianIEError):
+    """A document that breaks the format of SCHEMA.md section 4."""
+
+    code = "E102"
+
+
+class InlineMarkupError(PersianIEError):
+    code = "E103"
+
+
+class ConfigError(PersianIEError):
+    code = "E201"
+
+
+class ModelLoadError(PersianIEError):
+    code = "E301"
+
+
+class SchemaMismatchError(PersianIEError):
+    code = "E302"
+
+
+class OfflineModelError(PersianIEError):
+    code = "E303"
+
+
+class EvaluationError(PersianIEError):
+    code = "E401"
+
+
+class InputError(PersianIEError):
+    code = "E501"
