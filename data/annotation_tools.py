@@ -50,3 +50,36 @@ def describe_spans(doc: Document) -> str:
     rows = [f"  {s.id:>4} {s.label:<8} [{s.start},{s.end}) {text[s.start:s.end]}" for s in doc.spans]
     rows += [f"  rel {r.type} {r.head} -> {r.tail}" for r in doc.relations]
     return "\n".join(rows)
+
+
+def article_meta(doc_id: str, articles: dict) -> dict:
+    """Source metadata (with the attribution link) of a corpus document."""
+    if doc_id.startswith("shabestan-"):
+        return {"source": "shabestan", "news_code": doc_id.split("-", 1)[1]}
+    art = articles.get(doc_id, {})
+    return {k: v for k, v in {"source": "farsnews", "url": art.get("link"), "category": art.get("cat")}.items() if v}
+
+
+def choose_sources(ann_root: Path, order=("adjudicated", "pass_a")) -> dict[str, Path]:
+    """Per document id, the .ann file to use: adjudicated first, else pass A."""
+    chosen: dict[str, Path] = {}
+    for folder in reversed(order):
+        for path in sorted((ann_root / folder).glob("*.ann")):
+            chosen[path.stem] = path
+    return chosen
+
+
+def assign_splits(docs: list[Document], test_ids: set[str], pattern=("train",) * 7 + ("dev", "test", "test")) -> dict[str, str]:
+    """Deterministic, stratified split: documents with and without PROPOSAL
+    are ordered by a hash of their id and dealt out by ``pattern`` (70/10/20),
+    so proposal-rich articles spread over every split; ``test_ids`` go to test."""
+    import hashlib
+
+    splits: dict[str, str] = {}
+    for has_proposal in (True, False):
+        group = [d for d in docs if any(s.label == "PROPOSAL" for s in d.spans) == has_proposal and d.id not in test_ids]
+        group.sort(key=lambda d: hashlib.sha1(d.id.encode()).hexdigest())
+        for i, doc in enumerate(group):
+            splits[doc.id] = pattern[i % len(pattern)]
+    splits.update({doc_id: "test" for doc_id in test_ids})
+    return splits

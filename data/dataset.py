@@ -1,0 +1,70 @@
+"""A ``datasets.Dataset`` view of documents for training and evaluation.
+
+One row per model window: ``input_ids``, ``labels_<layer>`` (tag ids at
+first subwords, -100 elsewhere), ``doc_index``, ``length``. Rows are cached
+on disk under a fingerprint of the documents, tokenizer, schema,
+normalization and window settings, so repeated runs skip the encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from persian_ie.data.document import Document
+from persian_ie.data.encoding import align_labels, build_window_inputs, plan_windows, sentence_end_positions, word_piece_ids
+from persian_ie.data.iob import spans_to_tags
+from persian_ie.data.normalize import Normalizer
+from persian_ie.data.schema import LabelSchema
+from persian_ie.data.tokenize import tokenize
+
+
+def encode_document(doc: Document, tokenizer, schema: LabelSchema, normalizer: Normalizer, max_length: int, stride: int) -> list[dict]:
+    tokenized = tokenize(doc.text or "", normalizer)
+    tags = spans_to_tags(tokenized.tokens, doc.spans, schema)
+    tag_ids = {layer: {t: i for i, t in enumerate(schema.tags(layer))} for layer in schema.layers}
+    pieces = word_piece_ids([t.text for t in tokenized.tokens], tokenizer)
+    windows = plan_windows([len(p) for p in pieces], sentence_end_positions(tokenized), max_length - 2, stride)
+    rows = []
+    for window in windows:
+        ids, first_pos = build_window_inputs(pieces, window, tokenizer, max_length)
+        row = {"input_ids": ids, "length": len(ids)}
+        for layer in schema.layers:
+            word_tags = [tag_ids[layer][t] for t in tags[layer][window.first_word:window.last_word]]
+            row[f"labels_{layer}"] = align_labels(first_pos, word_tags, len(ids))
+        rows.append(row)
+    return rows
+
+
+def _fingerprint(docs, tokenizer, schema, normalizer, max_length, stride) -> str:
+    digest = hashlib.sha1()
+    digest.update(json.dumps([schema.to_dict(), normalizer.config.to_dict(), max_length, stride, tokenizer.name_or_path, len(tokenizer)], sort_keys=True).encode())
+    for doc in docs:
+        digest.update(doc.id.encode())
+        digest.update((doc.text or "").encode())
+        digest.update(json.dumps([s.to_dict() for s in doc.spans]).encode())
+    return digest.hexdigest()[:16]
+
+
+def build_dataset(docs: list[Document], tokenizer, schema: LabelSchema, normalizer: Normalizer, max_length: int = 256, stride: int = 32, cache_dir: str | Path | None = None):
+    """The windows of ``docs`` as a ``datasets.Dataset`` (cached when ``cache_dir`` is given)."""
+    import datasets
+
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / f"windows-{_fingerprint(docs, tokenizer, schema, normalizer, max_length, stride)}"
+        if path.exists():
+            return datasets.load_from_disk(str(path))
+    rows: dict[str, list] = {"input_ids": [], "length": [], "doc_index": []}
+    for layer in schema.layers:
+        rows[f"labels_{layer}"] = []
+    for index, doc in enumerate(docs):
+        for row in encode_document(doc, tokenizer, schema, normalizer, max_length, stride):
+            row["doc_index"] = index
+            for key, value in row.items():
+                rows[key].append(value)
+    dataset = datasets.Dataset.from_dict(rows)
+    if path is not None:
+        dataset.save_to_disk(str(path))
+    return dataset

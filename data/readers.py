@@ -1,0 +1,149 @@
+"""Readers for outside corpora, all yielding ``Document`` objects.
+
+* ``read_peyma``: one ``token|TAG`` a line (split on the LAST ``|``, tokens
+  may hold spaces), ``B_X``/``I_X`` tags, blank line between sentences.
+* ``read_conll``: ``token tag`` or ``token<TAB>tag`` (ParsTwiNER, ARMAN),
+  ``B-X``/``I-X`` tags, blank line between sentences.
+* ``read_farsnews``: the Fars News article JSONL; text = title, abstract and
+  paragraphs joined by newlines, id = the ``id`` field.
+* ``read_text_files``: ``.txt`` files; text = content unchanged, id = stem.
+
+Tagged corpora become one document per sentence, the tokens joined by single
+spaces. ``label_map`` renames labels; a label mapped to ``None`` is dropped
+on purpose and counted in ``ReaderStats.dropped``. Nothing is dropped
+silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from persian_ie.data.document import Document, Span
+from persian_ie.errors import InputError
+
+
+@dataclass
+class ReaderStats:
+    sentences: int = 0
+    spans: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    repaired_tags: int = 0  # I-X with no B-X before it, read as B-X (IOB1 style)
+
+
+def _sentences(path: Path, split_line) -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    tokens: list[tuple[str, str]] = []
+    first_line = 1
+    with open(path, encoding="utf-8-sig") as fh:
+        for number, line in enumerate(fh, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip() or line.startswith("-DOCSTART-"):
+                if tokens:
+                    yield first_line, tokens
+                tokens = []
+                first_line = number + 1
+                continue
+            parsed = split_line(line)
+            if parsed is None:
+                raise InputError(f"{path}:{number}: cannot split into token and tag: {line[:60]!r}")
+            tokens.append(parsed)
+    if tokens:
+        yield first_line, tokens
+
+
+def _split_peyma(line: str):
+    token, sep, tag = line.rpartition("|")
+    return (token, tag.strip()) if sep and token else None
+
+
+def _split_conll(line: str):
+    parts = line.split("\t") if "\t" in line else line.rsplit(" ", 1)
+    if len(parts) < 2 or not parts[0]:
+        return None
+    return parts[0].strip(), parts[-1].strip()
+
+
+def _tagged_to_document(doc_id, tokens, label_map, stats: ReaderStats, meta) -> Document:
+    text_parts, spans, offset = [], [], 0
+    current = None
+    for token, tag in tokens:
+        token = token.strip() or "_"
+        start, end = offset, offset + len(token)
+        text_parts.append(token)
+        offset = end + 1
+        prefix, label = (tag[0], tag[2:]) if len(tag) > 2 and tag[1] in "-_" else ("O", "")
+        if prefix == "I" and current is not None and current[0] == label:
+            current[2] = end
+            continue
+        if current is not None:
+            spans.append(current)
+            current = None
+        if prefix in ("B", "I"):
+            if prefix == "I":
+                stats.repaired_tags += 1
+            current = [label, start, end]
+    if current is not None:
+        spans.append(current)
+    doc_spans = []
+    for label, start, end in spans:
+        target = label_map.get(label, label) if label_map else label
+        if target is None:
+            stats.dropped[label] += 1
+            continue
+        doc_spans.append(Span(f"s{len(doc_spans) + 1}", start, end, target))
+    stats.sentences += 1
+    stats.spans += len(doc_spans)
+    return Document(doc_id, " ".join(text_parts), doc_spans, [], meta)
+
+
+def read_tagged(path, fmt: str, label_map: dict | None = None, id_prefix: str | None = None, stats: ReaderStats | None = None) -> Iterator[Document]:
+    """PEYMA (``fmt='peyma'``) or CoNLL (``fmt='conll'``) sentences as documents."""
+    path = Path(path)
+    stats = stats if stats is not None else ReaderStats()
+    split = {"peyma": _split_peyma, "conll": _split_conll}.get(fmt)
+    if split is None:
+        raise InputError(f"unknown tagged format {fmt!r}; use 'peyma' or 'conll'")
+    prefix = id_prefix or f"{path.parent.name}-{path.stem}"
+    for n, (line, tokens) in enumerate(_sentences(path, split), start=1):
+        meta = {"source": str(path.name), "line": line}
+        yield _tagged_to_document(f"{prefix}-{n:06d}", tokens, label_map, stats, meta)
+
+
+def read_peyma(path, label_map=None, id_prefix=None, stats=None):
+    return read_tagged(path, "peyma", label_map, id_prefix, stats)
+
+
+def read_conll(path, label_map=None, id_prefix=None, stats=None):
+    return read_tagged(path, "conll", label_map, id_prefix, stats)
+
+
+def farsnews_text(article: dict) -> str:
+    return "\n".join([article["title"], article["abstract"], *article["paragraphs"]])
+
+
+def farsnews_document(article: dict) -> Document:
+    meta = {"source": "farsnews", "url": article.get("link"), "category": article.get("cat")}
+    return Document(article["id"], farsnews_text(article), [], [], {k: v for k, v in meta.items() if v})
+
+
+def read_farsnews(path) -> Iterator[Document]:
+    with open(path, encoding="utf-8-sig") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield farsnews_document(json.loads(line))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise InputError(f"{path}:{number}: not a Fars News article ({exc})") from exc
+
+
+def read_text_files(paths) -> Iterator[Document]:
+    """Each ``.txt`` file (or every ``.txt`` in a folder) as one document."""
+    for path in paths:
+        path = Path(path)
+        files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+        for file in files:
+            yield Document(file.stem, file.read_bytes().decode("utf-8"), [], [], {"source": file.name})

@@ -1,0 +1,118 @@
+"""Rule-based relations (SCHEMA.md section 3) and the records derived from them.
+
+The first, documented linking rule (a learned one may follow):
+
+* ``holder`` TITLE -> PER: the PER in the same sentence closest to the
+  TITLE, outside it; a PER right after the title (apposition, ``شهردار مشهد
+  محمد ...``) wins ties. Gaps are measured in characters.
+* ``proposer`` PROPOSAL -> PER/ORG/TITLE: the nearest mention that ends
+  before the proposal starts, in its sentence, else in the two sentences
+  before; when that mention is a TITLE with a holder, the holder (the name)
+  is taken. None when nothing qualifies.
+* ``party`` PROPOSAL -> CITY/ORG: every CITY or ORG inside the proposal span
+  (other than its proposer), then those following it in the same sentence
+  up to the next verb-like break (``،``, ``.``, ``:``, newline).
+
+Records: ``officials`` (each holder relation: person and title) and
+``proposals`` (each PROPOSAL with proposer and parties), each with the
+offsets of its source sentence.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from persian_ie.data.document import Relation, Span
+
+PARTY_BREAKS = ("،", ".", ":", "\n", "؛", "!", "؟")
+
+
+def _sentence_index(bounds: list[tuple[int, int]], pos: int) -> int:
+    starts = [b[0] for b in bounds]
+    return max(0, bisect.bisect_right(starts, pos) - 1)
+
+
+def _link_holders(spans, sent_of) -> list[Relation]:
+    relations = []
+    persons = [s for s in spans if s.label == "PER"]
+    for title in (s for s in spans if s.label == "TITLE"):
+        best, best_gap = None, None
+        for per in persons:
+            if sent_of(per.start) != sent_of(title.start) or (title.start <= per.start and per.end <= title.end):
+                continue
+            gap = per.start - title.end if per.start >= title.end else (title.start - per.end) + 0.5
+            if gap >= 0 and (best_gap is None or gap < best_gap):
+                best, best_gap = per, gap
+        if best is not None:
+            relations.append(Relation("holder", title.id, best.id))
+    return relations
+
+
+def _link_proposals(text, spans, holders, sent_of) -> list[Relation]:
+    relations = []
+    holder_of = {r.head: r.tail for r in holders}
+    by_id = {s.id: s for s in spans}
+    agents = [s for s in spans if s.label in ("PER", "ORG", "TITLE")]
+    parties = [s for s in spans if s.label in ("CITY", "ORG")]
+    for prop in (s for s in spans if s.label == "PROPOSAL"):
+        sent = sent_of(prop.start)
+        before = [a for a in agents if a.end <= prop.start and sent - 2 <= sent_of(a.start) <= sent]
+        proposer = None
+        if before:
+            same = [a for a in before if sent_of(a.start) == sent]
+            pool = same or before
+            proposer = max(pool, key=lambda a: (a.end, a.label == "PER", -a.start))
+            if proposer.label == "TITLE" and proposer.id in holder_of:
+                proposer = by_id[holder_of[proposer.id]]
+            elif proposer.label != "PER":
+                # a name standing inside/around the same mention wins over its title/org
+                inner = [a for a in pool if a.label == "PER" and a.start >= proposer.start and a.end <= proposer.end]
+                proposer = inner[-1] if inner else proposer
+            relations.append(Relation("proposer", prop.id, proposer.id))
+        stop = min((text.find(b, prop.end) for b in PARTY_BREAKS if text.find(b, prop.end) != -1), default=len(text))
+        for party in parties:
+            inside = prop.start <= party.start and party.end <= prop.end
+            after = prop.end <= party.start and party.end <= stop and sent_of(party.start) == sent
+            if (inside or after) and (proposer is None or party.id != proposer.id):
+                relations.append(Relation("party", prop.id, party.id))
+    return relations
+
+
+def link(text: str, spans: list[Span], sentence_bounds: list[tuple[int, int]]) -> list[Relation]:
+    """Relations between ``spans`` (original offsets) by the rules above.
+
+    ``sentence_bounds`` are (start, end) character offsets of sentences.
+    """
+    sent_of = lambda pos: _sentence_index(sentence_bounds, pos)
+    holders = _link_holders(spans, sent_of)
+    return holders + _link_proposals(text, spans, holders, sent_of)
+
+
+def build_records(text: str, spans: list[Span], relations: list[Relation], sentence_bounds, meta: dict | None = None) -> dict:
+    """``officials`` and ``proposals`` records, with source-sentence offsets."""
+    by_id = {s.id: s for s in spans}
+    meta = {k: v for k, v in (meta or {}).items() if k in ("source", "date", "url", "category")}
+
+    def sentence(pos):
+        start, end = sentence_bounds[_sentence_index(sentence_bounds, pos)] if sentence_bounds else (0, len(text))
+        return {"start": start, "end": end}
+
+    def ref(span):
+        return {"span": span.id, "label": span.label, "text": text[span.start:span.end]}
+
+    officials = []
+    for rel in (r for r in relations if r.type == "holder"):
+        title, person = by_id[rel.head], by_id[rel.tail]
+        officials.append({"person": ref(person), "title": ref(title), "sentence": sentence(title.start), **({"meta": meta} if meta else {})})
+    proposals = []
+    for prop in (s for s in spans if s.label == "PROPOSAL"):
+        proposer = [by_id[r.tail] for r in relations if r.type == "proposer" and r.head == prop.id]
+        party = [by_id[r.tail] for r in relations if r.type == "party" and r.head == prop.id]
+        proposals.append({
+            "proposal": ref(prop),
+            "proposer": ref(proposer[0]) if proposer else None,
+            "parties": [ref(p) for p in party],
+            "sentence": sentence(prop.start),
+            **({"meta": meta} if meta else {}),
+        })
+    return {"officials": officials, "proposals": proposals}

@@ -1,0 +1,140 @@
+"""Text -> spans, relations and records: preprocess -> forward -> postprocess.
+
+* preprocess: normalize, word-tokenize, subword-encode, plan windows
+  (``persian_ie.data.encoding``), all per document, no model involved.
+* forward: windows of many documents sorted by length and packed into
+  batches under a token budget (``batch_tokens``), ``torch.inference_mode``,
+  optional bf16/fp16 weights on GPU; per-word probabilities gathered at
+  first-subword positions.
+* postprocess: merge windows, decode each layer (constrained IOB2 by
+  default), map spans to ORIGINAL offsets, link relations, build records.
+
+Span ``score``: the mean probability of the chosen tags over the span's
+words, in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from persian_ie.data.document import Document, Span
+from persian_ie.data.encoding import build_window_inputs, merge_window_predictions, plan_windows, sentence_end_positions, word_piece_ids
+from persian_ie.data.iob import tag_chunks
+from persian_ie.data.normalize import Normalizer, NormalizerConfig
+from persian_ie.data.tokenize import TokenizedText, tokenize
+from persian_ie.models.decoding import Decoder
+from persian_ie.models.linking import build_records, link
+
+
+@dataclass
+class Prepared:
+    """One document after preprocessing."""
+
+    doc: Document
+    tokenized: TokenizedText
+    windows: list
+    inputs: list[tuple[list[int], list[int]]]  # (input_ids, first-subword positions) per window
+
+
+class Predictor:
+    def __init__(self, model, tokenizer, meta: dict, device: str = "cpu", dtype: torch.dtype | None = None, decoding: str | None = None):
+        self.model = model.to(device).eval()
+        if dtype is not None:
+            self.model.to(dtype)
+        self.tokenizer = tokenizer
+        self.meta = meta
+        self.schema = model.schema
+        self.device = device
+        window = meta.get("window", {})
+        self.max_length = int(window.get("max_length", 256))
+        self.stride = int(window.get("stride", 32))
+        self.normalizer = Normalizer(NormalizerConfig.from_dict(meta.get("normalization")))
+        strategy = decoding or meta.get("decoding", "constrained")
+        self.decoders = {layer: Decoder(self.schema.tags(layer), strategy) for layer in self.schema.layers}
+        self.model_name = meta.get("name", "persian-ie")
+
+    @classmethod
+    def from_pretrained(cls, directory, device: str = "cpu", dtype=None, decoding=None, expected_schema=None):
+        from persian_ie.models.io import load_model
+
+        model, tokenizer, meta = load_model(directory, expected_schema, device="cpu")
+        meta = {**meta, "name": meta.get("name") or str(directory)}
+        return cls(model, tokenizer, meta, device, dtype, decoding)
+
+    # ---- preprocess -------------------------------------------------------
+    def prepare(self, doc: Document) -> Prepared:
+        tokenized = tokenize(doc.text or "", self.normalizer)
+        words = [t.text for t in tokenized.tokens]
+        pieces = word_piece_ids(words, self.tokenizer)
+        windows = plan_windows([len(p) for p in pieces], sentence_end_positions(tokenized), self.max_length - 2, self.stride)
+        inputs = [build_window_inputs(pieces, w, self.tokenizer, self.max_length) for w in windows]
+        return Prepared(doc, tokenized, windows, inputs)
+
+    # ---- forward ------------------------------------------------------------
+    def _batches(self, items: list[tuple[int, int, int]], batch_tokens: int, max_batch: int):
+        """Group (length, doc, window) items, longest first, under a padded-token budget."""
+        batch: list = []
+        for item in sorted(items, key=lambda x: -x[0]):
+            if batch and (len(batch) + 1) * batch[0][0] > batch_tokens or len(batch) >= max_batch:
+                yield batch
+                batch = []
+            batch.append(item)
+        if batch:
+            yield batch
+
+    @torch.inference_mode()
+    def forward(self, prepared: list[Prepared], batch_tokens: int = 8192, max_batch: int = 256) -> list[list[dict]]:
+        """Per document, per window: {layer: probs [words, tags] as numpy}."""
+        out: list[list[dict | None]] = [[None] * len(p.inputs) for p in prepared]
+        items = [(len(ids), d, w) for d, p in enumerate(prepared) for w, (ids, _) in enumerate(p.inputs)]
+        pad = self.tokenizer.pad_token_id or 0
+        for batch in self._batches(items, batch_tokens, max_batch):
+            width = batch[0][0]
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, (length, d, w) in enumerate(batch):
+                ids[row, :length] = torch.tensor(prepared[d].inputs[w][0])
+                mask[row, :length] = 1
+            logits = self.model(ids.to(self.device), attention_mask=mask.to(self.device))["logits"]
+            probs = {layer: torch.softmax(x.float(), dim=-1).cpu().numpy() for layer, x in logits.items()}
+            for row, (_, d, w) in enumerate(batch):
+                first = prepared[d].inputs[w][1]
+                out[d][w] = {layer: p[row, first] for layer, p in probs.items()}
+        return out
+
+    # ---- postprocess ---------------------------------------------------------
+    def postprocess(self, prep: Prepared, window_probs: list[dict]) -> Document:
+        text = prep.doc.text or ""
+        tokens = prep.tokenized.tokens
+        spans: list[Span] = []
+        for layer in self.schema.layers:
+            per_window = [[row for row in wp[layer]] for wp in window_probs]
+            word_probs = merge_window_predictions(prep.windows, per_window, len(tokens))
+            probs = np.stack(word_probs) if word_probs else np.zeros((0, len(self.schema.tags(layer))))
+            tags, chosen = self.decoders[layer].decode(probs)
+            for label, lo, hi in tag_chunks(tags):
+                score = float(np.mean(chosen[lo:hi]))
+                start, end = tokens[lo].start, tokens[hi - 1].end
+                spans.append(Span("", start, end, label, text[start:end], score))
+        spans.sort(key=lambda s: (s.start, -s.end, s.label))
+        for n, span in enumerate(spans, start=1):
+            span.id = f"s{n}"
+        bounds = [(tokens[lo].start, tokens[hi - 1].end) for lo, hi in prep.tokenized.sentence_bounds()]
+        relations = link(text, spans, bounds) if self.schema.relations else []
+        relations = [r for r in relations if r.type in self.schema.relations]
+        extra = {"model": {"name": self.model_name, "version": self.meta.get("versions", {}).get("persian_ie")}}
+        if self.schema.relations:
+            extra["records"] = build_records(text, spans, relations, bounds, prep.doc.meta)
+        return Document(prep.doc.id, prep.doc.text, spans, relations, dict(prep.doc.meta), extra)
+
+    def predict_documents(self, docs: list[Document], batch_tokens: int = 8192) -> list[Document]:
+        prepared = [self.prepare(d) for d in docs]
+        probs = self.forward(prepared, batch_tokens)
+        return [self.postprocess(p, wp) for p, wp in zip(prepared, probs)]
+
+    def predict_texts(self, texts: list[str], ids: list[str] | None = None) -> list[Document]:
+        ids = ids or [f"text-{i + 1}" for i in range(len(texts))]
+        return self.predict_documents([Document(i, t) for i, t in zip(ids, texts)])

@@ -1,0 +1,152 @@
+"""Training configuration: YAML, strict keys, dotted ``--set`` overrides.
+
+Unknown keys are errors that name the key and list the allowed ones, so a
+typo in a config never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from persian_ie.errors import ConfigError
+
+
+@dataclass
+class AuxCorpus:
+    """An extra corpus mapped into the training schema (e.g. PEYMA PER/ORG)."""
+
+    path: str = ""
+    format: str = "jsonl"  # jsonl | peyma | conll
+    label_map: dict = field(default_factory=dict)  # source label -> target label or null (dropped)
+    max_documents: int | None = None
+
+
+@dataclass
+class DataConfig:
+    schema: str = "default"
+    train: list = field(default_factory=list)
+    dev: str | None = None
+    test: str | None = None
+    format: str = "jsonl"  # format of train/dev/test: jsonl | peyma | conll
+    auxiliary: list = field(default_factory=list)
+    predict_texts: list = field(default_factory=list)  # .txt files to extract facts from after training
+
+
+@dataclass
+class ModelConfig:
+    base: str = "offline:multilingual-e5-small"
+    dropout: float = 0.1
+    loss_weights: dict = field(default_factory=dict)
+    freeze_embeddings: bool = False
+    decoding: str = "constrained"
+
+
+@dataclass
+class WindowConfig:
+    max_length: int = 256
+    stride: int = 32
+
+
+@dataclass
+class OptimConfig:
+    epochs: float = 3
+    max_steps: int | None = None
+    batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 5e-5
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    group_by_length: bool = True
+    eval_every_steps: int | None = None  # None: once per epoch
+    patience: int | None = 3
+    compile: bool = False
+
+
+@dataclass
+class TrainConfig:
+    output_dir: str = "runs/model"
+    seed: int = 13
+    name: str | None = None
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    normalization: dict = field(default_factory=dict)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    bootstrap: int = 200
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, raw: dict, where: str):
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__} {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ConfigError(f"{where}: unknown key {key!r}; allowed keys: {', '.join(fields)}")
+        sub = _nested_type(cls, key)
+        if sub is not None:
+            value = _build(sub, value, f"{where}.{key}")
+        elif key == "auxiliary":
+            value = [_build(AuxCorpus, v, f"{where}.auxiliary[{i}]") for i, v in enumerate(value or [])]
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _nested_type(cls, key):
+    nested = {"data": DataConfig, "model": ModelConfig, "window": WindowConfig, "optim": OptimConfig}
+    return nested.get(key) if cls is TrainConfig else None
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """``key.sub=value`` pairs (values parsed as YAML) onto the raw config."""
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. --set optim.epochs=2)")
+        key, value = item.split("=", 1)
+        node = raw
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+        node[parts[-1]] = _parse_value(value)
+    return raw
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            raw = yaml.safe_load(path.read_text("utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    raw = apply_overrides(raw, overrides or [])
+    config = _build(TrainConfig, raw, str(path or "config"))
+    if isinstance(config.data.train, str):
+        config.data.train = [config.data.train]
+    if config.optim.precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise ConfigError(f"optim.precision must be auto, fp32, bf16 or fp16, got {config.optim.precision!r}")
+    return config

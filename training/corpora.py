@@ -1,0 +1,71 @@
+"""Loading the training, dev and test documents a config names."""
+
+from __future__ import annotations
+
+import logging
+
+from persian_ie.data.document import Document, read_documents
+from persian_ie.data.readers import ReaderStats, read_conll, read_peyma
+from persian_ie.data.schema import LabelSchema
+from persian_ie.errors import ConfigError
+from persian_ie.training.config import AuxCorpus
+
+log = logging.getLogger(__name__)
+
+
+def read_corpus(path: str, fmt: str = "jsonl", label_map: dict | None = None) -> list[Document]:
+    if fmt == "jsonl":
+        docs = read_documents(path)
+        if label_map:
+            docs = [_remap(d, label_map) for d in docs]
+        return docs
+    if fmt in ("peyma", "conll"):
+        stats = ReaderStats()
+        reader = read_peyma if fmt == "peyma" else read_conll
+        docs = list(reader(path, label_map or None, stats=stats))
+        if stats.dropped:
+            log.info("%s: dropped spans by label map: %s", path, dict(stats.dropped))
+        return docs
+    raise ConfigError(f"unknown corpus format {fmt!r} for {path}; use jsonl, peyma or conll")
+
+
+def _remap(doc: Document, label_map: dict) -> Document:
+    kept = []
+    for span in doc.spans:
+        target = label_map.get(span.label, span.label)
+        if target is not None:
+            span.label = target
+            kept.append(span)
+    ids = {s.id for s in kept}
+    doc.spans = kept
+    doc.relations = [r for r in doc.relations if r.head in ids and r.tail in ids]
+    return doc
+
+
+def _check_labels(docs: list[Document], schema: LabelSchema, where: str) -> None:
+    unknown = {s.label for d in docs for s in d.spans if schema.layer_of(s.label) is None}
+    if unknown:
+        raise ConfigError(
+            f"{where}: labels {sorted(unknown)} are not in schema {schema.name!r} {schema.labels}; "
+            "map them with a label_map (null drops a label) or choose another --schema"
+        )
+
+
+def load_training_documents(data_cfg, schema: LabelSchema) -> tuple[list[Document], list[Document], list[Document]]:
+    """(train + auxiliary, dev, test) documents, labels checked against the schema."""
+    if not data_cfg.train:
+        raise ConfigError("data.train is empty: name at least one training file")
+    train = [d for path in data_cfg.train for d in read_corpus(path, data_cfg.format)]
+    _check_labels(train, schema, "data.train")
+    for i, aux in enumerate(data_cfg.auxiliary):
+        aux = aux if isinstance(aux, AuxCorpus) else AuxCorpus(**aux)
+        docs = read_corpus(aux.path, aux.format, aux.label_map)
+        if aux.max_documents:
+            docs = docs[: aux.max_documents]
+        _check_labels(docs, schema, f"data.auxiliary[{i}] ({aux.path})")
+        train += docs
+    dev = read_corpus(data_cfg.dev, data_cfg.format) if data_cfg.dev else []
+    test = read_corpus(data_cfg.test, data_cfg.format) if data_cfg.test else []
+    _check_labels(dev, schema, "data.dev")
+    _check_labels(test, schema, "data.test")
+    return train, dev, test

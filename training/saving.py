@@ -1,0 +1,35 @@
+"""Writing the best model of a run, with its model card."""
+
+from __future__ import annotations
+
+from persian_ie.models.io import save_model
+
+LICENCE_NOTES = {
+    "peyma": "PEYMA (Shahshahani et al. 2018): free for research use only; cite arXiv:1801.09936.",
+    "parstwiner": "ParsTwiNER: MIT licence.",
+    "farsnews": "Fars News article texts (c) Fars News, collected for research and teaching; attribution by article link.",
+}
+
+
+def model_card(cfg, best_f1: float) -> str:
+    sources = [str(p) for p in cfg.data.train] + [a.path if hasattr(a, "path") else a["path"] for a in cfg.data.auxiliary]
+    notes = sorted({note for key, note in LICENCE_NOTES.items() for s in sources if key in s.lower()} | ({LICENCE_NOTES["farsnews"]} if any("corpus" in s for s in sources) else set()))
+    lines = [
+        f"# persian-ie model: {cfg.name or cfg.output_dir}",
+        "",
+        f"- Base encoder: `{cfg.model.base}`",
+        f"- Label schema: `{cfg.data.schema}`",
+        f"- Best dev strict micro-F1: {best_f1:.4f}" if best_f1 >= 0 else "- No dev set was used",
+        "- Training data: " + ", ".join(f"`{s}`" for s in sources),
+        "",
+        "## Licences of the training data",
+        "",
+        *(f"- {n}" for n in notes or ["(see the data sources above)"]),
+        "",
+        "A model trained on research-only data (PEYMA) inherits that restriction.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def save_run_model(model, tokenizer, meta, directory, cfg, best_f1: float):
+    return save_model(model, tokenizer, directory, meta, model_card(cfg, best_f1))

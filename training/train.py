@@ -1,0 +1,214 @@
+"""The training job: accelerate loop with dev-F1 model selection and resume.
+
+``train(config)`` returns a summary dict; it never prints or exits (the CLI
+does). Run directory layout::
+
+    OUTPUT_DIR/config.yaml         the exact resolved config
+    OUTPUT_DIR/log.jsonl           loss and dev F1 per evaluation
+    OUTPUT_DIR/checkpoint/         last state for --resume (model, optimizer, scheduler, RNG, progress)
+    OUTPUT_DIR/model/              best model by dev strict micro-F1 (persian-ie model directory)
+    OUTPUT_DIR/dev_report.json|md, test_report.json|md
+
+Multi-GPU: ``accelerate launch -m persian_ie.cli train CONFIG`` (or torchrun)
+with the same config; accelerate shards the batches.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+
+from persian_ie.data.dataset import build_dataset
+from persian_ie.data.normalize import Normalizer, NormalizerConfig
+from persian_ie.data.schema import load_schema
+from persian_ie.models.base import load_encoder_and_tokenizer
+from persian_ie.models.layered import LayeredTokenClassifier
+from persian_ie.training.batching import Collator, LengthGroupedBatches
+from persian_ie.training.config import TrainConfig
+from persian_ie.training.corpora import load_training_documents
+from persian_ie.training.evaluation import evaluate_model, write_reports
+from persian_ie.training.saving import save_run_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """What --resume needs besides the accelerate state."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best_f1: float = -1.0
+    best_step: int = 0
+    evals_without_improvement: int = 0
+    history: list = field(default_factory=list)
+
+
+def _mixed_precision(cfg: TrainConfig) -> str:
+    wanted = cfg.optim.precision
+    if wanted == "auto":
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[wanted]
+
+
+def _optimizer(model: LayeredTokenClassifier, cfg: TrainConfig):
+    decay, no_decay, heads = [], [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if name.startswith("heads."):
+            heads.append(param)
+        elif param.ndim < 2:
+            no_decay.append(param)
+        else:
+            decay.append(param)
+    groups = [
+        {"params": decay, "lr": cfg.optim.lr, "weight_decay": cfg.optim.weight_decay},
+        {"params": no_decay, "lr": cfg.optim.lr, "weight_decay": 0.0},
+        {"params": heads, "lr": cfg.optim.head_lr, "weight_decay": 0.0},
+    ]
+    fused = torch.cuda.is_available()
+    return torch.optim.AdamW([g for g in groups if g["params"]], fused=fused)
+
+
+def build_model(cfg: TrainConfig, schema):
+    encoder, tokenizer = load_encoder_and_tokenizer(cfg.model.base)
+    model = LayeredTokenClassifier(encoder, schema, cfg.model.dropout, cfg.model.loss_weights)
+    if cfg.model.freeze_embeddings:
+        # Most of the offline base's 118M parameters are its 250k-row word
+        # embedding matrix: freezing it removes most optimizer work on CPU.
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    return model, tokenizer
+
+
+def _save_checkpoint(accelerator, out: Path, progress: Progress) -> None:
+    ckpt = out / "checkpoint"
+    accelerator.save_state(str(ckpt), safe_serialization=True)
+    if accelerator.is_main_process:
+        tmp = ckpt / "progress.json.tmp"
+        tmp.write_text(json.dumps(progress.__dict__))
+        tmp.replace(ckpt / "progress.json")
+
+
+def _load_checkpoint(accelerator, out: Path) -> Progress:
+    ckpt = out / "checkpoint"
+    if not (ckpt / "progress.json").exists():
+        raise FileNotFoundError(f"--resume: no checkpoint in {ckpt}; start without --resume")
+    accelerator.load_state(str(ckpt))
+    return Progress(**json.loads((ckpt / "progress.json").read_text()))
+
+
+def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) -> dict:
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
+    set_seed(cfg.seed)
+    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg), gradient_accumulation_steps=cfg.optim.grad_accum)
+    schema = load_schema(cfg.data.schema)
+    normalizer = Normalizer(NormalizerConfig.from_dict(cfg.normalization))
+    train_docs, dev_docs, test_docs = load_training_documents(cfg.data, schema)
+    model, tokenizer = build_model(cfg, schema)
+    dataset = build_dataset(train_docs, tokenizer, schema, normalizer, cfg.window.max_length, cfg.window.stride, out / "cache")
+    sampler = LengthGroupedBatches(dataset["length"], cfg.optim.batch_size, cfg.seed, cfg.optim.group_by_length)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=Collator(tokenizer.pad_token_id or 0, list(schema.layers)))
+    steps_per_epoch = math.ceil(len(sampler) / cfg.optim.grad_accum)
+    total_steps = cfg.optim.max_steps or max(1, int(steps_per_epoch * cfg.optim.epochs))
+    from transformers import get_linear_schedule_with_warmup
+
+    optimizer = _optimizer(model, cfg)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.optim.warmup_ratio * total_steps), total_steps)
+    if cfg.optim.compile:
+        model.encoder = torch.compile(model.encoder, dynamic=True)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    progress = _load_checkpoint(accelerator, out) if resume else Progress()
+    meta = {"window": {"max_length": cfg.window.max_length, "stride": cfg.window.stride}, "normalization": normalizer.config.to_dict(),
+            "decoding": cfg.model.decoding, "base_model": cfg.model.base, "training_config": cfg.to_dict(), "name": cfg.name or out.name}
+    bar = tqdm(total=total_steps, initial=progress.step, desc="train", disable=not (show_progress and accelerator.is_main_process), unit="step")
+    started = time.time()
+    stop = False
+    while progress.step < total_steps and not stop:
+        sampler.set_epoch(progress.epoch)
+        epoch_loader = accelerator.prepare_data_loader(loader) if accelerator.num_processes > 1 else loader
+        batches = accelerator.skip_first_batches(epoch_loader, progress.batch_in_epoch) if progress.batch_in_epoch else epoch_loader
+        model.train()
+        for batch in batches:
+            batch = {k: (v.to(accelerator.device) if torch.is_tensor(v) else {l: t.to(accelerator.device) for l, t in v.items()}) for k, v in batch.items()}
+            with accelerator.accumulate(model):
+                loss = model(**batch)["loss"]
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and cfg.optim.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), cfg.optim.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            progress.batch_in_epoch += 1
+            if not accelerator.sync_gradients:
+                continue
+            progress.step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}", best_f1=f"{max(progress.best_f1, 0):.3f}")
+            end_of_epoch = progress.batch_in_epoch >= len(sampler)
+            due = (cfg.optim.eval_every_steps and progress.step % cfg.optim.eval_every_steps == 0) or (not cfg.optim.eval_every_steps and end_of_epoch)
+            if due or progress.step >= total_steps:
+                stop = _evaluate_and_select(accelerator, model, tokenizer, meta, dev_docs, schema, out, progress, float(loss.item()), cfg)
+                _save_checkpoint(accelerator, out, progress)
+            if stop or progress.step >= total_steps:
+                break
+        else:
+            progress.epoch += 1
+            progress.batch_in_epoch = 0
+    bar.close()
+    return _finish(accelerator, out, dev_docs, test_docs, schema, progress, cfg, time.time() - started)
+
+
+def _evaluate_and_select(accelerator, model, tokenizer, meta, dev_docs, schema, out, progress, loss, cfg) -> bool:
+    """Dev evaluation, best-model saving and early stopping. Returns True to stop."""
+    unwrapped = accelerator.unwrap_model(model)
+    f1 = None
+    if dev_docs:
+        report = evaluate_model(unwrapped, tokenizer, meta, dev_docs, schema, accelerator.device, bootstrap=0)
+        f1 = report["micro"]["f1"]
+    entry = {"step": progress.step, "epoch": progress.epoch, "loss": loss, "dev_micro_f1": f1, "time": time.time()}
+    progress.history.append(entry)
+    if accelerator.is_main_process:
+        with open(out / "log.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
+        log.info("step %d: loss %.4f dev micro-F1 %s", progress.step, loss, f"{f1:.4f}" if f1 is not None else "n/a")
+    improved = f1 is None or f1 > progress.best_f1
+    if improved:
+        progress.best_f1 = f1 if f1 is not None else progress.best_f1
+        progress.best_step = progress.step
+        progress.evals_without_improvement = 0
+        if accelerator.is_main_process:
+            save_run_model(unwrapped, tokenizer, meta, out / "model", cfg, progress.best_f1)
+    else:
+        progress.evals_without_improvement += 1
+    model.train()
+    return bool(cfg.optim.patience) and progress.evals_without_improvement >= cfg.optim.patience
+
+
+def _finish(accelerator, out, dev_docs, test_docs, schema, progress, cfg, seconds) -> dict:
+    summary = {"output_dir": str(out), "steps": progress.step, "best_step": progress.best_step, "best_dev_micro_f1": progress.best_f1, "train_seconds": round(seconds, 1)}
+    if accelerator.is_main_process:
+        from persian_ie.models.predictor import Predictor
+
+        predictor = Predictor.from_pretrained(out / "model", device=str(accelerator.device))
+        for split, docs in (("dev", dev_docs), ("test", test_docs)):
+            if docs:
+                report = write_reports(predictor, docs, schema, out / f"{split}_report", cfg.bootstrap)
+                summary[f"{split}_micro_f1"] = report["micro"]["f1"]
+                summary[f"{split}_report"] = report
+        (out / "summary.json").write_text(json.dumps({k: v for k, v in summary.items() if not k.endswith("_report")}, indent=2))
+    return summary
