@@ -1,7 +1,202 @@
-"""CLI wiring of the later stages: train, evaluate, predict, bench."""
+"""CLI wiring of the later stages: train, evaluate, predict, bench, build-base."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
+
+def train_cli(args) -> int:
+    import logging
+
+    from persian_ie.eval.report import to_terminal
+    from persian_ie.training.config import load_config
+    from persian_ie.training.train import train
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("accelerate", "transformers", "datasets", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    cfg = load_config(args.config, args.set)
+    summary = train(cfg, resume=args.resume, show_progress=not args.no_progress)
+    print(f"\nrun directory: {summary['output_dir']} (best model in model/, reports dev_report.*, test_report.*)")
+    print(f"steps: {summary['steps']}, best dev micro-F1: {summary['best_dev_micro_f1']:.4f} at step {summary['best_step']}, training time {summary['train_seconds']:.0f}s")
+    if "test_report" in summary:
+        print(f"\nTest split ({summary['test_report']['documents']} documents), strict entity-level scores:")
+        print(to_terminal(summary["test_report"]))
+    if cfg.data.predict_texts:
+        _print_facts(Path(cfg.output_dir) / "model", cfg.data.predict_texts)
+    return 0
+
+
+def _print_facts(model_dir: Path, paths: list[str]) -> None:
+    from persian_ie.data.readers import read_text_files
+    from persian_ie.models.predictor import Predictor
+
+    predictor = Predictor.from_pretrained(model_dir)
+    for doc in predictor.predict_documents(list(read_text_files(paths))):
+        print(f"\nFacts extracted from {doc.id}:")
+        print(format_facts(doc))
+
+
+def format_facts(doc) -> str:
+    text = doc.text or ""
+    lines = []
+    for label in ("PER", "TITLE", "ORG", "CITY", "PROPOSAL"):
+        found = sorted({text[s.start:s.end] for s in doc.spans if s.label == label})
+        if found:
+            lines.append(f"  {label:<9} " + " | ".join(found))
+    records = doc.extra.get("records", {})
+    for off in records.get("officials", []):
+        lines.append(f"  official: {off['person']['text']} — {off['title']['text']}")
+    for prop in records.get("proposals", []):
+        who = prop["proposer"]["text"] if prop["proposer"] else "?"
+        parties = ", ".join(p["text"] for p in prop["parties"]) or "-"
+        lines.append(f"  proposal: «{prop['proposal']['text']}» by {who}; parties: {parties}")
+    return "\n".join(lines) or "  (nothing found)"
+
+
+def evaluate_cli(args) -> int:
+    from persian_ie.data.document import read_documents, write_documents
+    from persian_ie.data.schema import load_schema
+    from persian_ie.eval.report import compare_reports, evaluate_documents, to_markdown, to_terminal
+
+    if args.compare:
+        a, b = (json.loads(Path(p).read_text("utf-8")) for p in args.compare)
+        result = compare_reports(a, b, args.bootstrap or 1000, args.seed)
+        print(f"{'':<22} {'A':>7} {'B':>7} {'delta':>8} {'p':>7}")
+        for key in result["delta"]:
+            print(f"{key:<22} {result['a'][key]:>7.3f} {result['b'][key]:>7.3f} {result['delta'][key]:>+8.3f} {result['p_value'][key]:>7.3f}")
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=1))
+        return 0
+    if not args.gold or not (args.pred or args.model):
+        raise SystemExit("evaluate needs --gold and one of --pred or --model (or --compare A.json B.json)")
+    gold = read_documents(args.gold)
+    if args.model:
+        from persian_ie.models.predictor import Predictor
+
+        schema = load_schema(args.schema) if args.schema else None
+        predictor = Predictor.from_pretrained(args.model, expected_schema=schema)
+        schema = schema or predictor.schema
+        pred = predictor.predict_documents(gold_without_annotations(gold))
+        if args.save_predictions:
+            write_documents(args.save_predictions, pred)
+    else:
+        schema = load_schema(args.schema or "default")
+        pred = read_documents(args.pred)
+    report = evaluate_documents(gold, pred, schema, bootstrap=args.bootstrap, seed=args.seed, max_examples=args.examples)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.markdown:
+        Path(args.markdown).write_text(to_markdown(report), encoding="utf-8")
+    print(to_terminal(report))
+    return 0
+
+
+def gold_without_annotations(docs):
+    from persian_ie.data.document import Document
+
+    return [Document(d.id, d.text, meta=d.meta) for d in docs]
+
+
+def predict_cli(args) -> int:
+    from persian_ie.inference.inputs import FieldConfig
+
+    fields = FieldConfig(id_field=args.id_field, text_field=args.text_field)
+    if args.text is not None:
+        from persian_ie.models.predictor import Predictor
+
+        doc = Predictor.from_pretrained(args.model).predict_texts([args.text])[0]
+        print(json.dumps(doc.to_dict(), ensure_ascii=False, indent=1) if args.json else format_facts(doc))
+        return 0
+    if not args.inputs or not args.out:
+        raise SystemExit("predict needs INPUT... and --out (or --text)")
+    if args.engine == "ray":
+        from persian_ie.inference.ray_engine import run_prediction_ray
+
+        result = run_prediction_ray(args.model, args.inputs, Path(args.out), args.errors, args.resume, fields, not args.no_text,
+                                    args.shard_size, args.batch_tokens, args.ray_address, args.actors, args.gpus_per_actor)
+        print(json.dumps(result))
+        return 0
+    import torch
+
+    from persian_ie.inference.runner import run_prediction
+    from persian_ie.models.predictor import Predictor
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision] if device != "cpu" else None
+    predictor = Predictor.from_pretrained(args.model, device=device, dtype=dtype)
+    summary = run_prediction(predictor, args.inputs, Path(args.out), args.errors, args.resume, fields, not args.no_text,
+                             args.chunk_size, args.batch_tokens, progress=not args.no_progress)
+    print(summary.line(), file=sys.stderr)
+    return 0
+
+
+def bench_cli(args) -> int:
+    from persian_ie.bench.cpu import main as bench_main
+
+    return bench_main(args)
+
+
+def build_base_cli(args) -> int:
+    from persian_ie.models.offline_base import offline_model_dir
+
+    print(offline_model_dir())
+    return 0
+
 
 def register(sub) -> None:
-    return None
+    p = sub.add_parser("train", help="fine-tune a layered token classifier from a YAML config")
+    p.add_argument("config")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. --set optim.epochs=2")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoint")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=train_cli)
+
+    p = sub.add_parser("evaluate", help="score predictions (or a model) against gold documents")
+    p.add_argument("--gold")
+    p.add_argument("--pred")
+    p.add_argument("--model")
+    p.add_argument("--schema")
+    p.add_argument("--out", help="write the JSON report here")
+    p.add_argument("--markdown", help="write the Markdown report here")
+    p.add_argument("--save-predictions", help="with --model: also write the predictions JSONL")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples for confidence intervals (0: none)")
+    p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--examples", type=int, default=5, help="error examples per kind")
+    p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="per-label deltas and paired-bootstrap p-values")
+    p.set_defaults(func=evaluate_cli)
+
+    p = sub.add_parser("predict", help="extract spans, relations and records from texts or archives")
+    p.add_argument("inputs", nargs="*", help=".txt files, folders of them, .jsonl(.gz), .csv or .parquet")
+    p.add_argument("--model", required=True)
+    p.add_argument("--out")
+    p.add_argument("--text", help="predict one string and print the facts")
+    p.add_argument("--json", action="store_true", help="with --text: print the JSON document")
+    p.add_argument("--errors", help="bad input records go here (default: OUT.errors.jsonl)")
+    p.add_argument("--resume", action="store_true", help="skip the records a previous run committed")
+    p.add_argument("--no-text", action="store_true", help="leave the text out of the output (text_sha1 stays)")
+    p.add_argument("--id-field", default="id")
+    p.add_argument("--text-field", default="text")
+    p.add_argument("--chunk-size", type=int, default=256, help="records per committed chunk")
+    p.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per model batch")
+    p.add_argument("--device")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="bf16", help="weights on GPU (CPU always fp32)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local one)")
+    p.add_argument("--actors", type=int, default=1, help="model-holding Ray actors")
+    p.add_argument("--gpus-per-actor", type=float, default=0)
+    p.add_argument("--shard-size", type=int, default=1000)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=predict_cli)
+
+    p = sub.add_parser("bench", help="throughput: HF pipeline vs persian-ie predict on the same texts")
+    p.add_argument("--model", help="trained persian-ie model directory (default: heads on the offline base)")
+    p.add_argument("--texts", default="../shared/corpora/farsnews/articles.jsonl")
+    p.add_argument("--docs", type=int, default=64)
+    p.add_argument("--out", help="write the JSON results here")
+    p.set_defaults(func=bench_cli)
+
+    p = sub.add_parser("build-base", help="build (or locate) the offline base model and print its directory")
+    p.set_defaults(func=build_base_cli)
