@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from persian_ie.data.document import Document, Span
+from persian_ie.data.tokenize import is_punct
 from persian_ie.errors import InputError
 
 
@@ -32,6 +33,7 @@ class ReaderStats:
     spans: int = 0
     dropped: Counter = field(default_factory=Counter)
     repaired_tags: int = 0  # I-X with no B-X before it, read as B-X (IOB1 style)
+    trimmed_edges: int = 0  # spans whose edge tokens were punctuation (`« فردا »`), trimmed to the words
 
 
 def _sentences(path: Path, split_line) -> Iterator[tuple[int, list[tuple[str, str]]]]:
@@ -88,7 +90,15 @@ def _tagged_to_document(doc_id, tokens, label_map, stats: ReaderStats, meta) -> 
     if current is not None:
         spans.append(current)
     doc_spans = []
+    text = " ".join(text_parts)
     for label, start, end in spans:
+        trimmed = _trim(text, start, end)
+        if trimmed != (start, end):
+            stats.trimmed_edges += 1
+        start, end = trimmed
+        if end <= start:
+            stats.dropped[f"{label} (punctuation only)"] += 1
+            continue
         target = label_map.get(label, label) if label_map else label
         if target is None:
             stats.dropped[label] += 1
@@ -96,7 +106,20 @@ def _tagged_to_document(doc_id, tokens, label_map, stats: ReaderStats, meta) -> 
         doc_spans.append(Span(f"s{len(doc_spans) + 1}", start, end, target))
     stats.sentences += 1
     stats.spans += len(doc_spans)
-    return Document(doc_id, " ".join(text_parts), doc_spans, [], meta)
+    return Document(doc_id, text, doc_spans, [], meta)
+
+
+def _bad_edge(ch: str) -> bool:
+    return ch.isspace() or is_punct(ch)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink a span so it neither starts nor ends with punctuation or space."""
+    while start < end and _bad_edge(text[start]):
+        start += 1
+    while end > start and _bad_edge(text[end - 1]):
+        end -= 1
+    return start, end
 
 
 def read_tagged(path, fmt: str, label_map: dict | None = None, id_prefix: str | None = None, stats: ReaderStats | None = None) -> Iterator[Document]:

@@ -37,7 +37,7 @@ def evaluate_documents(gold_docs, pred_docs, schema: LabelSchema, bootstrap: int
     report["matching"] = matching_scores(pairing.pairs, schema)
     if with_seqeval:
         seq = seqeval_label_scores(pairing.pairs, schema)
-        report["seqeval"] = {"micro": seq["micro"], "agrees": abs(seq["micro"]["f1"] - report["micro"]["f1"]) < 1e-9}
+        report["seqeval"] = {"micro": seq["micro"], "agrees": bool(abs(seq["micro"]["f1"] - report["micro"]["f1"]) < 1e-9)}
     report["errors"] = error_analysis(pairing.pairs, schema, max_examples)
     report["per_document"] = {p.gold.id: c for p, c in zip(pairing.pairs, per_doc)}
     return report

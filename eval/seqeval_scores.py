@@ -33,11 +33,11 @@ def seqeval_label_scores(pairs: list[DocPair], schema: LabelSchema) -> dict:
         report = classification_report(y_true[layer], y_pred[layer], mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
         for label in schema.layers[layer]:
             row = report.get(label, {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0})
-            out[label] = {"precision": row["precision"], "recall": row["recall"], "f1": row["f1-score"], "support": int(row["support"])}
-            tp = row["recall"] * row["support"]
+            out[label] = {"precision": float(row["precision"]), "recall": float(row["recall"]), "f1": float(row["f1-score"]), "support": int(row["support"])}
+            tp = round(float(row["recall"]) * int(row["support"]))
             tp_total += tp
             gold_total += row["support"]
-            pred_total += tp / row["precision"] if row["precision"] else _pred_count(y_pred[layer], label)
+            pred_total += round(tp / float(row["precision"])) if row["precision"] else _pred_count(y_pred[layer], label)
     p = tp_total / pred_total if pred_total else 0.0
     r = tp_total / gold_total if gold_total else 0.0
     out["micro"] = {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
