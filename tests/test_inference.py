@@ -1,0 +1,168 @@
+"""Batch prediction: input formats, original offsets, linking, batch-size
+invariance, kill-and-resume, bad input, the Python API and the Ray engine."""
+
+import csv
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from persian_ie.data.document import Document, Span, read_documents
+from persian_ie.data.schema import load_schema
+from persian_ie.data.validate import validate_files
+from persian_ie.inference.inputs import iter_inputs
+from persian_ie.inference.runner import run_prediction
+from persian_ie.models.linking import build_records, link
+from persian_ie.models.predictor import Predictor
+
+from conftest import ROOT, SEED_TEXT
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model_dir):
+    return Predictor.from_pretrained(tiny_model_dir)
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_every_input_format(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "txt"
+    folder.mkdir()
+    (folder / "a.txt").write_text("متن الف", encoding="utf-8")
+    (folder / "b.txt").write_text("متن ب", encoding="utf-8")
+    _jsonl(tmp_path / "x.jsonl", [{"id": "j1", "text": "یک"}, {"title": "t", "abstract": "a", "paragraphs": ["p"], "id": "fars-1"}])
+    with gzip.open(tmp_path / "x.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.write(json.dumps({"doc": "g1", "body": "دو"}) + "\n")
+    with open(tmp_path / "x.csv", "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "text"])
+        w.writerow(["c1", "سه"])
+    pq.write_table(pa.table({"id": ["q1"], "text": ["چهار"]}), tmp_path / "x.parquet")
+    got = [(r.id, r.text) for r in iter_inputs([folder, tmp_path / "x.jsonl", tmp_path / "x.csv", tmp_path / "x.parquet"])]
+    assert got == [("a", "متن الف"), ("b", "متن ب"), ("j1", "یک"), ("fars-1", "t\na\np"), ("c1", "سه"), ("q1", "چهار")]
+    from persian_ie.inference.inputs import FieldConfig
+
+    assert [(r.id, r.text) for r in iter_inputs([tmp_path / "x.jsonl.gz"], FieldConfig("doc", "body"))] == [("g1", "دو")]
+
+
+def test_offsets_refer_to_the_original_messy_text(predictor):
+    text = "شهردار  مشـــهد، آقاي قلندر شريف، گفت ۱۴۰۲\u200f پيشنهاد داد."
+    doc = predictor.predict_texts([text])[0]
+    for s in doc.spans:
+        assert s.text == text[s.start:s.end]
+        assert 0.0 <= s.score <= 1.0
+
+
+def test_output_validates_and_carries_records(tmp_path, predictor, corpus_docs):
+    docs = predictor.predict_documents(corpus_docs["test"][:5])
+    from persian_ie.data.document import write_documents
+
+    write_documents(tmp_path / "p.jsonl", docs)
+    assert validate_files([str(tmp_path / "p.jsonl")], load_schema()).ok
+    assert all("records" in d.extra and "model" in d.extra for d in docs)
+
+
+def test_linking_rules_on_gold_like_cases():
+    text = "شهردار مشهد محمد کلایی پیشنهاد خواهرخواندگی با غزه را داد. وزیر گفت."
+    spans = [Span("s1", 0, 11, "TITLE"), Span("s2", 7, 11, "CITY"), Span("s3", 12, 22, "PER"), Span("s4", 23, 50, "PROPOSAL"), Span("s5", 47, 50, "CITY"), Span("s6", 60, 64, "TITLE")]
+    bounds = [(0, 58), (59, len(text))]
+    rels = {(r.type, r.head, r.tail) for r in link(text, spans, bounds)}
+    assert rels == {("holder", "s1", "s3"), ("proposer", "s4", "s3"), ("party", "s4", "s5")}
+    records = build_records(text, spans, link(text, spans, bounds), bounds, {"source": "x"})
+    assert records["officials"][0]["person"]["text"] == "محمد کلایی" and records["officials"][0]["title"]["text"] == "شهردار مشهد"
+    prop = records["proposals"][0]
+    assert prop["proposer"]["text"] == "محمد کلایی" and [p["text"] for p in prop["parties"]] == ["غزه"]
+    assert prop["sentence"] == {"start": 0, "end": 58} and prop["meta"] == {"source": "x"}
+
+
+def test_float32_results_do_not_depend_on_batch_size(predictor, corpus_docs):
+    docs = corpus_docs["test"][:8]
+    a = predictor.predict_documents(docs, batch_tokens=64)
+    b = predictor.predict_documents(docs, batch_tokens=100_000)
+    key = lambda ds: [[(s.label, s.start, s.end) for s in d.spans] for d in ds]
+    assert key(a) == key(b)
+    for da, db in zip(a, b):
+        for sa, sb in zip(da.spans, db.spans):
+            assert sa.score == pytest.approx(sb.score, abs=1e-4)
+
+
+def test_bad_records_go_to_the_errors_file(tmp_path, predictor):
+    src = tmp_path / "in.jsonl"
+    lines = [json.dumps({"id": "ok1", "text": "شهردار مشهد"}), "{broken", json.dumps({"id": "nt"}), json.dumps({"id": "e", "text": "  "}),
+             json.dumps({"id": "big", "text": "ا" * 5_000_001}), json.dumps({"id": "h", "text": "<div><p>x</p><p>y</p></div>"}), json.dumps({"id": "ok2", "text": "تهران"})]
+    src.write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe\n")
+    summary = run_prediction(predictor, [str(src)], tmp_path / "out.jsonl", progress=False)
+    out = read_documents(tmp_path / "out.jsonl")
+    errors = [json.loads(l) for l in (tmp_path / "out.jsonl.errors.jsonl").read_text().splitlines()]
+    assert [d.id for d in out] == ["ok1", "ok2"]
+    assert [(e["line"], e["reason"].split(":")[0].split(" (")[0]) for e in errors] == [
+        (2, "malformed JSON"), (3, "no 'text' field"), (4, "empty text"), (5, "text of 5,000,001 characters exceeds the 1,000,000 limit"),
+        (6, "text looks like HTML markup; strip the markup first"), (8, "not valid UTF-8")]
+    assert summary.documents == 2 and summary.errors == 6
+
+
+def _archive(tmp_path, n=60):
+    texts = [SEED_TEXT.read_text("utf-8")[: 200 + 7 * i] for i in range(n)]
+    rows = [{"id": "same-id", "text": t} for t in texts]  # duplicate ids must not confuse resume
+    return _jsonl(tmp_path / "archive.jsonl", rows), texts
+
+
+def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, tiny_model_dir):
+    src, texts = _archive(tmp_path)
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "persian_ie.cli", "predict", str(src), "--model", str(tiny_model_dir), "--out", str(out), "--chunk-size", "4", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ledger = out.with_name(out.name + ".ledger")
+    deadline = time.time() + 120
+    while time.time() < deadline and (not ledger.exists() or len(ledger.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(ledger.read_text().splitlines())
+    assert 3 <= done_before < 15, "the run should have been killed part way"
+    with open(out, "ab") as fh:
+        fh.write(b'{"id": "half-written')  # a torn chunk after the last commit
+    assert subprocess.run(cmd + ["--resume"], capture_output=True).returncode == 0
+    got = read_documents(out)
+    assert [d.text for d in got] == texts  # every input once, in input order
+    assert [d.extra["input"]["record"] for d in got] == list(range(1, len(texts) + 1))
+
+
+def test_ray_engine_local_mode_matches_local_engine(tmp_path, tiny_model_dir, predictor):
+    pytest.importorskip("ray")
+    src, texts = _archive(tmp_path, n=12)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n{"id": "y", "text": "مشهد"}\n', encoding="utf-8")
+    from persian_ie.inference.ray_engine import run_prediction_ray
+
+    out = tmp_path / "ray.jsonl"
+    result = run_prediction_ray(str(tiny_model_dir), [str(src), str(bad)], out, shard_size=5, num_actors=1)
+    assert result == {"shards": 4, "shards_run": 4, "documents": 13, "errors": 1}
+    run_prediction(predictor, [str(src), str(bad)], tmp_path / "local.jsonl", progress=False)
+    strip = lambda d: {k: v for k, v in d.to_dict().items() if k != "model"}
+    assert [strip(d) for d in read_documents(out)] == [strip(d) for d in read_documents(tmp_path / "local.jsonl")]
+    # resume at shard level: a finished run redoes nothing
+    again = run_prediction_ray(str(tiny_model_dir), [str(src), str(bad)], out, shard_size=5, resume=True)
+    assert again["shards_run"] == 0 and again["documents"] == 13
+    import ray
+
+    ray.shutdown()
+
+
+def test_cli_predict_text(tiny_model_dir, capsys):
+    from persian_ie.cli import main
+
+    assert main(["predict", "--model", str(tiny_model_dir), "--text", "شهردار مشهد", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["text"] == "شهردار مشهد" and "spans" in out
