@@ -101,8 +101,23 @@ def _build(cls, raw: dict, where: str):
             value = _build(sub, value, f"{where}.{key}")
         elif key == "auxiliary":
             value = [_build(AuxCorpus, v, f"{where}.auxiliary[{i}]") for i, v in enumerate(value or [])]
+        else:
+            value = _coerce(value, str(fields[key].type), f"{where}.{key}")
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def _coerce(value, type_name: str, where: str):
+    """YAML reads ``2e-4`` as a string (YAML 1.1); numbers given so are converted."""
+    if not isinstance(value, str) or value == "":
+        return value
+    for kind in ("float", "int"):
+        if type_name.startswith(kind):
+            try:
+                return float(value) if kind == "float" else int(value)
+            except ValueError:
+                raise ConfigError(f"{where}: expected a {kind}, got {value!r}") from None
+    return value
 
 
 def _nested_type(cls, key):
