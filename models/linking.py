@@ -2,13 +2,16 @@
 
 The first, documented linking rule (a learned one may follow):
 
-* ``holder`` TITLE -> PER: the PER in the same sentence closest to the
-  TITLE, outside it; a PER right after the title (apposition, ``شهردار مشهد
-  محمد ...``) wins ties. Gaps are measured in characters.
+* ``holder`` TITLE -> PER: a PER in apposition with the TITLE in the same
+  sentence: nothing but spaces, quotes, commas, brackets or ``به عنوان``
+  between them. A name before the title (``کلایی، شهردار مشهد``, the most
+  frequent order in the corpus) wins over one after it (``شهردار مشهد
+  محمد ...``). A title with no adjacent name gets no holder.
 * ``proposer`` PROPOSAL -> PER/ORG/TITLE: the nearest mention that ends
-  before the proposal starts, in its sentence, else in the two sentences
-  before; when that mention is a TITLE with a holder, the holder (the name)
-  is taken. None when nothing qualifies.
+  before the proposal starts, in its sentence, else in the sentence
+  before; mentions nested in another (an ORG inside its TITLE) give way to
+  the outer one, and a TITLE with a holder gives way to the holder (the
+  name). None when nothing qualifies.
 * ``party`` PROPOSAL -> CITY/ORG: every CITY or ORG inside the proposal span
   (other than its proposer), then those following it in the same sentence
   up to the next verb-like break (``،``, ``.``, ``:``, newline).
@@ -25,6 +28,7 @@ import bisect
 from persian_ie.data.document import Relation, Span
 
 PARTY_BREAKS = ("،", ".", ":", "\n", "؛", "!", "؟")
+APPOSITION_CHARS = " \t\n\u200c\u00a0«»\"'،,()-–"
 
 
 def _sentence_index(bounds: list[tuple[int, int]], pos: int) -> int:
@@ -32,20 +36,27 @@ def _sentence_index(bounds: list[tuple[int, int]], pos: int) -> int:
     return max(0, bisect.bisect_right(starts, pos) - 1)
 
 
-def _link_holders(spans, sent_of) -> list[Relation]:
+def _adjacent(gap: str) -> bool:
+    """Apposition: nothing but spaces, quotes, commas, brackets or ``به عنوان`` between."""
+    gap = gap.replace("به عنوان", " ")
+    return not gap.strip(APPOSITION_CHARS)
+
+
+def _link_holders(text, spans, sent_of) -> list[Relation]:
     relations = []
     persons = [s for s in spans if s.label == "PER"]
     for title in (s for s in spans if s.label == "TITLE"):
-        best, best_gap = None, None
-        for per in persons:
-            if sent_of(per.start) != sent_of(title.start) or (title.start <= per.start and per.end <= title.end):
-                continue
-            gap = per.start - title.end if per.start >= title.end else (title.start - per.end) + 0.5
-            if gap >= 0 and (best_gap is None or gap < best_gap):
-                best, best_gap = per, gap
+        before = [p for p in persons if p.end <= title.start and _adjacent(text[p.end:title.start]) and sent_of(p.start) == sent_of(title.start)]
+        after = [p for p in persons if p.start >= title.end and _adjacent(text[title.end:p.start]) and sent_of(p.start) == sent_of(title.start)]
+        best = before[-1] if before else (after[0] if after else None)
         if best is not None:
             relations.append(Relation("holder", title.id, best.id))
     return relations
+
+
+def _outermost(spans: list[Span]) -> list[Span]:
+    """Drop mentions nested in another one (an ORG inside its TITLE)."""
+    return [s for s in spans if not any(o is not s and o.start <= s.start and s.end <= o.end and (o.end - o.start) > (s.end - s.start) for o in spans)]
 
 
 def _link_proposals(text, spans, holders, sent_of) -> list[Relation]:
@@ -56,18 +67,14 @@ def _link_proposals(text, spans, holders, sent_of) -> list[Relation]:
     parties = [s for s in spans if s.label in ("CITY", "ORG")]
     for prop in (s for s in spans if s.label == "PROPOSAL"):
         sent = sent_of(prop.start)
-        before = [a for a in agents if a.end <= prop.start and sent - 2 <= sent_of(a.start) <= sent]
+        before = [a for a in agents if a.end <= prop.start and sent - 1 <= sent_of(a.start) <= sent]
         proposer = None
         if before:
             same = [a for a in before if sent_of(a.start) == sent]
-            pool = same or before
-            proposer = max(pool, key=lambda a: (a.end, a.label == "PER", -a.start))
+            pool = _outermost(same or before)
+            proposer = max(pool, key=lambda a: (a.end, a.label == "PER"))
             if proposer.label == "TITLE" and proposer.id in holder_of:
                 proposer = by_id[holder_of[proposer.id]]
-            elif proposer.label != "PER":
-                # a name standing inside/around the same mention wins over its title/org
-                inner = [a for a in pool if a.label == "PER" and a.start >= proposer.start and a.end <= proposer.end]
-                proposer = inner[-1] if inner else proposer
             relations.append(Relation("proposer", prop.id, proposer.id))
         stop = min((text.find(b, prop.end) for b in PARTY_BREAKS if text.find(b, prop.end) != -1), default=len(text))
         for party in parties:
@@ -84,7 +91,7 @@ def link(text: str, spans: list[Span], sentence_bounds: list[tuple[int, int]]) -
     ``sentence_bounds`` are (start, end) character offsets of sentences.
     """
     sent_of = lambda pos: _sentence_index(sentence_bounds, pos)
-    holders = _link_holders(spans, sent_of)
+    holders = _link_holders(text, spans, sent_of)
     return holders + _link_proposals(text, spans, holders, sent_of)
 
 
