@@ -88,6 +88,22 @@ def time_predict(model_dir: Path, texts: list[str], tmp: Path) -> float:
     return time.perf_counter() - start
 
 
+def bf16_agreement(model_dir: Path, texts: list[str]) -> float:
+    """Share of spans (label, start, end) that bf16 weights predict identically to
+    float32 (union of both span sets as denominator). Runs on CPU, which has
+    bf16 matmuls; a GPU run of bench/gpu.py measures the same on the card."""
+    import torch
+
+    from persian_ie.models.predictor import Predictor
+
+    key = lambda docs: [{(s.label, s.start, s.end) for s in d.spans} for d in docs]
+    fp32 = key(Predictor.from_pretrained(model_dir).predict_texts(texts))
+    bf16 = key(Predictor.from_pretrained(model_dir, dtype=torch.bfloat16).predict_texts(texts))
+    both = sum(len(a & b) for a, b in zip(fp32, bf16))
+    union = sum(len(a | b) for a, b in zip(fp32, bf16))
+    return both / union if union else 1.0
+
+
 def run_bench(model_dir: Path | None, texts_path: str, n_docs: int) -> dict:
     import torch
     from transformers import AutoTokenizer
@@ -102,9 +118,10 @@ def run_bench(model_dir: Path | None, texts_path: str, n_docs: int) -> dict:
         for name, bs in (("hf_pipeline_default_batch", None), ("hf_pipeline_batch_32", 32)):
             results[name] = time_pipeline(hf_pipeline(model_dir, bs), texts, bs)
         results["persian_ie_predict"] = time_predict(model_dir, texts, tmp)
+        agreement = bf16_agreement(model_dir, texts[:16])
     base = results["hf_pipeline_default_batch"]
     rows = {name: {"seconds": round(sec, 2), "docs_per_s": round(len(texts) / sec, 2), "tokens_per_s": round(tokens / sec, 1), "speedup_vs_default_pipeline": round(base / sec, 2)} for name, sec in results.items()}
-    return {"documents": len(texts), "tokens": tokens, "torch_threads": torch.get_num_threads(), "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores", "results": rows}
+    return {"documents": len(texts), "tokens": tokens, "torch_threads": torch.get_num_threads(), "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores", "results": rows, "bf16_span_agreement_with_fp32": round(agreement, 4)}
 
 
 def format_table(result: dict) -> str:
@@ -112,6 +129,7 @@ def format_table(result: dict) -> str:
              f"{'contestant':<28} {'seconds':>8} {'docs/s':>8} {'tokens/s':>10} {'vs default':>10}"]
     for name, r in result["results"].items():
         lines.append(f"{name:<28} {r['seconds']:>8.2f} {r['docs_per_s']:>8.2f} {r['tokens_per_s']:>10,.0f} {r['speedup_vs_default_pipeline']:>9.2f}x")
+    lines.append(f"bf16 weights vs float32: {result['bf16_span_agreement_with_fp32']:.1%} of spans identical (16 documents)")
     return "\n".join(lines)
 
 

@@ -60,6 +60,10 @@ class TokenizedText:
                 bounds[-1] = (bounds[-1][0], i + 1)
         return bounds
 
+    def sentence_offsets(self) -> list[tuple[int, int]]:
+        """(start, end) character offsets in the original text of each sentence."""
+        return [(self.tokens[lo].start, self.tokens[hi - 1].end) for lo, hi in self.sentence_bounds()]
+
 
 def _raw_tokens(text: str):
     """Yield (start, end) of tokens in ``text`` and whether a newline preceded."""

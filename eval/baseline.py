@@ -68,7 +68,8 @@ def _phrase(tokens, i, limit, stop_extra=()):
 
 
 def predict(doc: Document, gaz, max_len, normalizer) -> Document:
-    tokens = tokenize(doc.text, normalizer).tokens
+    tokenized = tokenize(doc.text, normalizer)
+    tokens = tokenized.tokens
     found = _lookup(tokens, gaz, max_len)
     for i, tok in enumerate(tokens):
         if tok.text in TITLE_HEADS:
@@ -87,8 +88,7 @@ def predict(doc: Document, gaz, max_len, normalizer) -> Document:
     spans.sort(key=lambda s: (s.start, -s.end))
     for n, s in enumerate(spans, 1):
         s.id = f"s{n}"
-    tk = tokenize(doc.text, normalizer)
-    bounds = [(tk.tokens[lo].start, tk.tokens[hi - 1].end) for lo, hi in tk.sentence_bounds()]
+    bounds = tokenized.sentence_offsets()
     rels = link(doc.text, spans, bounds)
     return Document(doc.id, doc.text, spans, rels, doc.meta, {"records": build_records(doc.text, spans, rels, bounds), "model": {"name": "rules+gazetteer"}})
 

@@ -122,7 +122,7 @@ class Predictor:
         spans.sort(key=lambda s: (s.start, -s.end, s.label))
         for n, span in enumerate(spans, start=1):
             span.id = f"s{n}"
-        bounds = [(tokens[lo].start, tokens[hi - 1].end) for lo, hi in prep.tokenized.sentence_bounds()]
+        bounds = prep.tokenized.sentence_offsets()
         relations = link(text, spans, bounds) if self.schema.relations else []
         relations = [r for r in relations if r.type in self.schema.relations]
         extra = {"model": {"name": self.model_name, "version": self.meta.get("versions", {}).get("persian_ie")}}

@@ -77,7 +77,7 @@ def evaluate_cli(args) -> int:
         from persian_ie.models.predictor import Predictor
 
         schema = load_schema(args.schema) if args.schema else None
-        predictor = Predictor.from_pretrained(args.model, expected_schema=schema)
+        predictor = Predictor.from_pretrained(args.model, expected_schema=schema, decoding=args.decoding)
         schema = schema or predictor.schema
         pred = predictor.predict_documents(gold_without_annotations(gold))
         if args.save_predictions:
@@ -162,6 +162,7 @@ def register(sub) -> None:
     p.add_argument("--out", help="write the JSON report here")
     p.add_argument("--markdown", help="write the Markdown report here")
     p.add_argument("--save-predictions", help="with --model: also write the predictions JSONL")
+    p.add_argument("--decoding", choices=["constrained", "argmax"], help="with --model: override the model's decoding")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples for confidence intervals (0: none)")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--examples", type=int, default=5, help="error examples per kind")

@@ -26,26 +26,20 @@ def _training_texts() -> list[str]:
 def tiny_base(tmp_path_factory) -> Path:
     """A 2-layer, 64-wide BERT with a WordPiece tokenizer trained on corpus text:
     random weights, real tokenization, built in a second."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    from transformers import BertConfig, BertModel
 
+    from persian_ie.bench.gpu import build_tokenizer
     from persian_ie.data.normalize import Normalizer
 
     norm = Normalizer()
     texts = [norm(t).text for t in _training_texts()]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=2000, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
     directory = tmp_path_factory.mktemp("tiny_base")
-    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, max_position_embeddings=512, pad_token_id=0)
+    fast = build_tokenizer(texts, 2000, directory)
+    config = BertConfig(vocab_size=len(fast), hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, max_position_embeddings=512, pad_token_id=0)
     import torch
 
     torch.manual_seed(0)
     BertModel(config, add_pooling_layer=False).save_pretrained(directory)
-    fast.save_pretrained(directory)
     return directory
 
 
