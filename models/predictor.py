@@ -6,8 +6,8 @@
   batches under a token budget (``batch_tokens``), ``torch.inference_mode``,
   optional bf16/fp16 weights on GPU; per-word probabilities gathered at
   first-subword positions.
-* postprocess: merge windows, decode each layer (constrained IOB2 by
-  default), map spans to ORIGINAL offsets, link relations, build records.
+* postprocess: merge windows, decode each layer (argmax with the strict IOB2
+  reading by default), map spans to ORIGINAL offsets, link relations, build records.
 
 Span ``score``: the mean probability of the chosen tags over the span's
 words, in [0, 1].
@@ -52,7 +52,7 @@ class Predictor:
         self.max_length = int(window.get("max_length", 256))
         self.stride = int(window.get("stride", 32))
         self.normalizer = Normalizer(NormalizerConfig.from_dict(meta.get("normalization")))
-        strategy = decoding or meta.get("decoding", "constrained")
+        strategy = decoding or meta.get("decoding", "argmax")
         self.decoders = {layer: Decoder(self.schema.tags(layer), strategy) for layer in self.schema.layers}
         self.model_name = meta.get("name", "persian-ie")
 

@@ -43,7 +43,7 @@ class ModelConfig:
     dropout: float = 0.1
     loss_weights: dict = field(default_factory=dict)
     freeze_embeddings: bool = False
-    decoding: str = "constrained"
+    decoding: str = "argmax"
 
 
 @dataclass
