@@ -104,3 +104,19 @@ def test_cli_messages_name_file_line_doc_span_rule(tmp_path, capsys):
     good = write(tmp_path, [doc([("s1", 7, 11, "CITY")])], "good.jsonl")
     assert main(["validate", str(good)]) == 0
     assert capsys.readouterr().out.startswith("OK: 1 file(s), 1 document(s), 1 spans")
+
+
+def test_span_text_must_match_offsets(tmp_path):
+    bad = doc([("s1", 7, 11, "CITY")])
+    bad["spans"][0]["text"] = "تهران"
+    assert rules(tmp_path, bad)[0] == ["span-text"]
+
+
+def test_stats_table_and_json(tmp_path, capsys):
+    path = write(tmp_path, [doc([("s1", 0, 11, "TITLE"), ("s2", 7, 11, "CITY")], [], doc_id="a"), doc(doc_id="b")])
+    assert main(["stats", str(path)]) == 0
+    table = capsys.readouterr().out
+    assert "CITY" in table and "holder" in table
+    assert main(["stats", "--json", str(path)]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["total"]["documents"] == 2 and stats["total"]["labels"]["CITY"] == 1 and stats["total"]["layers"]["role"] == 1
