@@ -12,11 +12,11 @@ Rules (each can be switched off in ``NormalizerConfig``):
 * Digits: Arabic-Indic (٠-٩) and Persian (۰-۹) and Latin to one set
   (``digits``: ``latin``, ``persian`` or ``keep``).
 * Kashida (U+0640) and Arabic diacritics (U+064B-U+065F, U+0670) removed.
-* ZWNJ look-alikes (U+200B, U+200D, U+00AC, U+00AD, U+FEFF inside text) to U+200C;
-  repeated ZWNJs collapse to one.
+* ZWNJ look-alikes (U+200B, U+200D, U+00AC, U+00AD, U+FEFF inside text) to U+200C.
 * Odd spaces (U+00A0, U+2000-U+200A, U+202F, U+205F, U+3000, tabs) and
   directional marks (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) to a
-  plain space; runs of spaces collapse to one; a ZWNJ next to a space is
+  plain space; runs of spaces collapse to one; with both ``collapse_spaces``
+  and ``unify_zwnj``, repeated ZWNJs collapse and a ZWNJ next to a space is
   dropped. Newlines are kept (they separate sentences and paragraphs).
 """
 
@@ -56,6 +56,16 @@ class NormalizerConfig:
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> "NormalizerConfig":
+        from dataclasses import fields
+
+        from persian_ie.errors import ConfigError
+
+        allowed = {f.name for f in fields(cls)}
+        unknown = set(raw or {}) - allowed
+        if unknown:
+            raise ConfigError(f"normalization: unknown key(s) {sorted(unknown)}; allowed keys: {', '.join(sorted(allowed))}")
+        if (raw or {}).get("digits", "latin") not in ("latin", "persian", "keep"):
+            raise ConfigError(f"normalization.digits must be latin, persian or keep, got {raw['digits']!r}")
         return cls(**(raw or {}))
 
 

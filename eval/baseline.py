@@ -4,12 +4,12 @@
 
 * PER, ORG, CITY: longest-match lookup of gazetteers, the surface strings
   of the TRAIN split's spans (normalized; no statistics, no weights).
-* TITLE: an office head word (``شهردار``, ``وزیر``, ``رئیس`` ...) plus the
-  following words up to 6, stopping at punctuation, a verb-like word or a
-  known PER.
+* TITLE: an office head word (``شهردار``, ``وزیر``, ``رئیس`` ...) plus at
+  most 5 following words, stopping at punctuation, a stop word (verbs,
+  prepositions, ``و``) or a sentence end.
 * PROPOSAL: a trigger (``پیشنهاد``, ``درخواست``, ``خواستار``, ``اعلام
-  آمادگی``, ``تقاضا``) plus the following words up to 8, stopping before
-  ``را``, ``که``, a light verb or punctuation.
+  آمادگی``, ``تقاضا``) plus at most 7 following words, stopping before
+  ``را``, ``که``, a light verb, a preposition or punctuation.
 * Relations: the same linking rules as the model output (models/linking.py).
 """
 
@@ -57,11 +57,11 @@ def _lookup(tokens, gaz, max_len):
     return spans
 
 
-def _phrase(tokens, i, limit, stop_extra=()):
+def _phrase(tokens, i, limit):
     j = i + 1
     while j < len(tokens) and j - i < limit:
         t = tokens[j].text
-        if is_punct(t[0]) or t in STOP_WORDS or t in stop_extra or tokens[j].sentence != tokens[i].sentence:
+        if is_punct(t[0]) or t in STOP_WORDS or tokens[j].sentence != tokens[i].sentence:
             break
         j += 1
     return j

@@ -131,9 +131,10 @@ def bootstrap_intervals(per_doc: list[dict], schema: LabelSchema, n: int = 1000,
 def matching_scores(pairs: list[DocPair], schema: LabelSchema) -> dict:
     """SemEval-2013 style micro scores over all span types.
 
-    ``strict``: same boundaries and type. ``exact``: same boundaries, any type
-    of the same layer. ``partial``: overlapping boundaries, any type (an
-    overlap that is not exact counts half). ``type``: overlap with the same type.
+    Spans are compared within their layer only. ``strict``: same boundaries
+    and type. ``exact``: same boundaries, any type of the layer. ``partial``:
+    overlapping boundaries, any type of the layer (an overlap that is not
+    exact counts half). ``type``: overlap with the same type.
     """
     results = {}
     for scheme in ("strict", "exact", "partial", "type"):

@@ -78,7 +78,8 @@ def _from_object(obj, source, position, fields: FieldConfig) -> InputRecord | Ba
     else:
         return BadRecord(source, position, f"no {fields.text_field!r} field (and not a title/abstract/paragraphs article)")
     doc_id = obj.get(fields.id_field) or f"{Path(source).stem}-{position}"
-    meta = {k: obj[k] for k in fields.meta_fields if k in obj and obj[k] is not None}
+    renamed = {"link": "url", "cat": "category"}  # the Fars News layout's names
+    meta = {renamed.get(k, k): obj[k] for k in fields.meta_fields if k in obj and obj[k] is not None}
     return _check_text(source, position, doc_id, text, meta)
 
 
@@ -101,9 +102,17 @@ def _read_jsonl(path: Path, fields) -> Iterator:
 
 
 def _read_csv(path: Path, fields) -> Iterator:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        for number, row in enumerate(csv.DictReader(fh), start=2):
-            yield _from_object(row, str(path), number, fields)
+    import io
+
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        yield BadRecord(str(path), line, f"not valid UTF-8 (byte {exc.start}); the rest of this CSV file was not read")
+        return
+    for number, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2):
+        yield _from_object(row, str(path), number, fields)
 
 
 def _read_parquet(path: Path, fields) -> Iterator:

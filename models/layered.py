@@ -23,6 +23,11 @@ class LayeredTokenClassifier(nn.Module):
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({layer: nn.Linear(hidden, len(schema.tags(layer))) for layer in schema.layers})
+        unknown = set(loss_weights or {}) - set(schema.layers)
+        if unknown:
+            from persian_ie.errors import ConfigError
+
+            raise ConfigError(f"model.loss_weights: {sorted(unknown)} are not layers of schema {schema.name!r} {list(schema.layers)}")
         self.loss_weights = {layer: float((loss_weights or {}).get(layer, 1.0)) for layer in schema.layers}
         for head in self.heads.values():
             nn.init.normal_(head.weight, std=0.02)

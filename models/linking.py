@@ -14,7 +14,7 @@ The first, documented linking rule (a learned one may follow):
   name). None when nothing qualifies.
 * ``party`` PROPOSAL -> CITY/ORG: every CITY or ORG inside the proposal span
   (other than its proposer), then those following it in the same sentence
-  up to the next verb-like break (``،``, ``.``, ``:``, newline).
+  up to the next break (``،`` ``.`` ``:`` ``؛`` ``!`` ``؟`` or a newline).
 
 Records: ``officials`` (each holder relation: person and title) and
 ``proposals`` (each PROPOSAL with proposer and parties), each with the

@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     except PersianIEError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a missing or unreadable file named on the command line
+        print(f"error: [E502] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

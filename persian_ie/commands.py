@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from persian_ie.errors import InputError
+
 
 def train_cli(args) -> int:
     import logging
@@ -71,7 +73,7 @@ def evaluate_cli(args) -> int:
             Path(args.out).write_text(json.dumps(result, indent=1))
         return 0
     if not args.gold or not (args.pred or args.model):
-        raise SystemExit("evaluate needs --gold and one of --pred or --model (or --compare A.json B.json)")
+        raise InputError("evaluate needs --gold and one of --pred or --model (or --compare A.json B.json)")
     gold = read_documents(args.gold)
     if args.model:
         from persian_ie.models.predictor import Predictor
@@ -111,7 +113,7 @@ def predict_cli(args) -> int:
         print(json.dumps(doc.to_dict(), ensure_ascii=False, indent=1) if args.json else format_facts(doc))
         return 0
     if not args.inputs or not args.out:
-        raise SystemExit("predict needs INPUT... and --out (or --text)")
+        raise InputError("predict needs INPUT... and --out (or --text)")
     if args.engine == "ray":
         from persian_ie.inference.ray_engine import run_prediction_ray
 

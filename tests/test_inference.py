@@ -166,3 +166,13 @@ def test_cli_predict_text(tiny_model_dir, capsys):
     assert main(["predict", "--model", str(tiny_model_dir), "--text", "شهردار مشهد", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["text"] == "شهردار مشهد" and "spans" in out
+
+
+def test_non_utf8_csv_is_an_error_record_not_a_crash(tmp_path):
+    from persian_ie.inference.inputs import BadRecord
+
+    path = tmp_path / "bad.csv"
+    path.write_bytes("id,text\na,مشهد\n".encode() + b"b,\xff\xfe\n")
+    records = list(iter_inputs([path]))
+    assert len(records) == 1 and isinstance(records[0], BadRecord)
+    assert records[0].position == 3 and "not valid UTF-8" in records[0].reason

@@ -53,3 +53,20 @@ def test_config_errors_name_the_key(tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         load_config(None, ["optim.epochs"])
+
+
+def test_free_form_sections_are_checked_too(tiny_base):
+    from persian_ie.data.normalize import NormalizerConfig
+    from persian_ie.data.schema import load_schema
+    from persian_ie.models.layered import LayeredTokenClassifier
+    from transformers import AutoModel
+
+    with pytest.raises(ConfigError, match="unknown key"):
+        NormalizerConfig.from_dict({"digit": "latin"})
+    with pytest.raises(ConfigError, match="not layers"):
+        LayeredTokenClassifier(AutoModel.from_pretrained(tiny_base), load_schema(), loss_weights={"entities": 2.0})
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tiny_base, tmp_path, small_files):
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        train(_cfg(tiny_base, tmp_path / "none", *small_files, "optim.max_steps=1"), resume=True, show_progress=False)

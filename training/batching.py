@@ -1,6 +1,6 @@
 """Length-grouped batches and padding, so padding is not wasted.
 
-``LengthGroupedSampler`` shuffles, cuts the windows into pools of 50
+``LengthGroupedBatches`` shuffles, cuts the windows into pools of 50
 batches, sorts each pool by length and splits it into batches, then
 shuffles the batches: batches hold windows of similar length while the
 order stays random. It is seeded per epoch, so a resumed run sees the same

@@ -17,7 +17,10 @@ def read_corpus(path: str, fmt: str = "jsonl", label_map: dict | None = None) ->
     if fmt == "jsonl":
         docs = read_documents(path)
         if label_map:
-            docs = [_remap(d, label_map) for d in docs]
+            dropped: dict = {}
+            docs = [_remap(d, label_map, dropped) for d in docs]
+            if dropped:
+                log.info("%s: dropped spans by label map: %s", path, dropped)
         return docs
     if fmt in ("peyma", "conll"):
         stats = ReaderStats()
@@ -29,11 +32,13 @@ def read_corpus(path: str, fmt: str = "jsonl", label_map: dict | None = None) ->
     raise ConfigError(f"unknown corpus format {fmt!r} for {path}; use jsonl, peyma or conll")
 
 
-def _remap(doc: Document, label_map: dict) -> Document:
+def _remap(doc: Document, label_map: dict, dropped: dict) -> Document:
     kept = []
     for span in doc.spans:
         target = label_map.get(span.label, span.label)
-        if target is not None:
+        if target is None:
+            dropped[span.label] = dropped.get(span.label, 0) + 1
+        else:
             span.label = target
             kept.append(span)
     ids = {s.id for s in kept}

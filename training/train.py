@@ -28,6 +28,7 @@ import yaml
 from persian_ie.data.dataset import build_dataset
 from persian_ie.data.normalize import Normalizer, NormalizerConfig
 from persian_ie.data.schema import load_schema
+from persian_ie.errors import ConfigError
 from persian_ie.models.base import load_encoder_and_tokenizer
 from persian_ie.models.layered import LayeredTokenClassifier
 from persian_ie.training.batching import Collator, LengthGroupedBatches
@@ -101,7 +102,7 @@ def _save_checkpoint(accelerator, out: Path, progress: Progress) -> None:
 def _load_checkpoint(accelerator, out: Path) -> Progress:
     ckpt = out / "checkpoint"
     if not (ckpt / "progress.json").exists():
-        raise FileNotFoundError(f"--resume: no checkpoint in {ckpt}; start without --resume")
+        raise ConfigError(f"--resume: no checkpoint in {ckpt}; start without --resume, or point output_dir at the interrupted run")
     accelerator.load_state(str(ckpt))
     return Progress(**json.loads((ckpt / "progress.json").read_text()))
 
