@@ -133,6 +133,25 @@ def _read_txt(path: Path) -> Iterator:
     yield _check_text(str(path), 1, path.stem, text, {"source": path.name})
 
 
+def count_records(paths) -> int:
+    """A cheap upper bound of the records in ``paths`` (non-blank lines of
+    JSONL/CSV, Parquet row counts, one per text file), for progress and ETA."""
+    total = 0
+    for path in map(Path, paths):
+        if path.is_dir():
+            total += sum(1 for _ in path.glob("*.txt"))
+        elif path.name.endswith((".jsonl", ".jsonl.gz", ".json", ".csv")):
+            with open_binary(path) as fh:
+                total += sum(1 for line in fh if line.strip()) - (1 if path.suffix == ".csv" else 0)
+        elif path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            total += pq.ParquetFile(path).metadata.num_rows
+        else:
+            total += 1
+    return total
+
+
 def iter_inputs(paths, fields: FieldConfig | None = None) -> Iterator[InputRecord | BadRecord]:
     fields = fields or FieldConfig()
     for path in map(Path, paths):

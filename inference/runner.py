@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from persian_ie.data.document import Document, dumps_document
-from persian_ie.inference.inputs import BadRecord, FieldConfig, InputRecord, iter_inputs
+from persian_ie.inference.inputs import BadRecord, FieldConfig, InputRecord, count_records, iter_inputs
 
 
 @dataclass
@@ -130,7 +130,8 @@ def run_prediction(predictor, inputs: list[str], out: Path, errors: Path | None 
     done, out_bytes, err_bytes = ledger.read()
     summary = RunSummary()
     started = time.time()
-    bar = tqdm(desc="predict", unit="doc", disable=not progress)
+    total = count_records(inputs) if progress else None
+    bar = tqdm(desc="predict", unit="doc", total=total, initial=len(done) if total else 0, disable=not progress)
     with open(out, "ab+") as out_fh, open(errors, "ab+") as err_fh:
         out_fh.truncate(out_bytes)
         err_fh.truncate(err_bytes)
