@@ -88,6 +88,14 @@ def time_predict(model_dir: Path, texts: list[str], tmp: Path) -> float:
     return time.perf_counter() - start
 
 
+def span_agreement(a_docs, b_docs) -> float:
+    """Share of spans (label, start, end) two predictions have in common, over their union."""
+    key = lambda docs: [{(s.label, s.start, s.end) for s in d.spans} for d in docs]
+    a, b = key(a_docs), key(b_docs)
+    union = sum(len(x | y) for x, y in zip(a, b))
+    return sum(len(x & y) for x, y in zip(a, b)) / union if union else 1.0
+
+
 def bf16_agreement(model_dir: Path, texts: list[str]) -> float:
     """Share of spans (label, start, end) that bf16 weights predict identically to
     float32 (union of both span sets as denominator). Runs on CPU, which has
@@ -96,12 +104,9 @@ def bf16_agreement(model_dir: Path, texts: list[str]) -> float:
 
     from persian_ie.models.predictor import Predictor
 
-    key = lambda docs: [{(s.label, s.start, s.end) for s in d.spans} for d in docs]
-    fp32 = key(Predictor.from_pretrained(model_dir).predict_texts(texts))
-    bf16 = key(Predictor.from_pretrained(model_dir, dtype=torch.bfloat16).predict_texts(texts))
-    both = sum(len(a & b) for a, b in zip(fp32, bf16))
-    union = sum(len(a | b) for a, b in zip(fp32, bf16))
-    return both / union if union else 1.0
+    fp32 = Predictor.from_pretrained(model_dir).predict_texts(texts)
+    bf16 = Predictor.from_pretrained(model_dir, dtype=torch.bfloat16).predict_texts(texts)
+    return span_agreement(fp32, bf16)
 
 
 def run_bench(model_dir: Path | None, texts_path: str, n_docs: int) -> dict:

@@ -193,20 +193,18 @@ def pipeline_throughput(model_dir: Path, texts, device) -> dict:
 
 
 def correctness(model_dir: Path, texts, device) -> dict:
+    from persian_ie.bench.cpu import span_agreement
     from persian_ie.models.predictor import Predictor
 
-    key = lambda docs: [{(s.label, s.start, s.end) for s in d.spans} for d in docs]
     sample = texts[:16]
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    cpu = key(Predictor.from_pretrained(model_dir, device="cpu").predict_texts(sample))
-    fp32 = key(Predictor.from_pretrained(model_dir, device=device).predict_texts(sample))
-    out = {"fp32_device_equals_cpu": cpu == fp32}
+    cpu = Predictor.from_pretrained(model_dir, device="cpu").predict_texts(sample)
+    fp32 = Predictor.from_pretrained(model_dir, device=device).predict_texts(sample)
+    out = {"fp32_device_equals_cpu": span_agreement(cpu, fp32) == 1.0}
     if device == "cuda":
-        bf16 = key(Predictor.from_pretrained(model_dir, device=device, dtype=torch.bfloat16).predict_texts(sample))
-        both = sum(len(a & b) for a, b in zip(fp32, bf16))
-        total = sum(len(a | b) for a, b in zip(fp32, bf16))
-        out["bf16_span_agreement"] = both / total if total else 1.0
+        bf16 = Predictor.from_pretrained(model_dir, device=device, dtype=torch.bfloat16).predict_texts(sample)
+        out["bf16_span_agreement"] = span_agreement(fp32, bf16)
     return out
 
 

@@ -11,6 +11,9 @@
   آمادگی``, ``تقاضا``) plus at most 7 following words, stopping before
   ``را``, ``که``, a light verb, a preposition or punctuation.
 * Relations: the same linking rules as the model output (models/linking.py).
+
+``--link-gold`` scores the linking rules alone: gold spans in, relations
+out (``python -m persian_ie.eval.baseline --link-gold --gold data/corpus/test.jsonl``).
 """
 
 from __future__ import annotations
@@ -93,6 +96,12 @@ def predict(doc: Document, gaz, max_len, normalizer) -> Document:
     return Document(doc.id, doc.text, spans, rels, doc.meta, {"records": build_records(doc.text, spans, rels, bounds), "model": {"name": "rules+gazetteer"}})
 
 
+def link_gold(doc: Document, normalizer) -> Document:
+    """The gold spans with relations from the linking rules (to score linking alone)."""
+    bounds = tokenize(doc.text, normalizer).sentence_offsets()
+    return Document(doc.id, doc.text, doc.spans, link(doc.text, doc.spans, bounds), doc.meta)
+
+
 def main(argv=None) -> int:
     from persian_ie.eval.report import evaluate_documents, to_markdown, to_terminal
 
@@ -101,12 +110,16 @@ def main(argv=None) -> int:
     parser.add_argument("--gold", default="data/corpus/test.jsonl")
     parser.add_argument("--out")
     parser.add_argument("--markdown")
+    parser.add_argument("--link-gold", action="store_true", help="score the linking rules alone on gold spans")
     args = parser.parse_args(argv)
     normalizer = Normalizer()
-    gaz = build_gazetteers(read_documents(args.train), normalizer)
-    max_len = max(map(len, gaz)) if gaz else 1
     gold = read_documents(args.gold)
-    preds = [predict(Document(d.id, d.text, meta=d.meta), gaz, max_len, normalizer) for d in gold]
+    if args.link_gold:
+        preds = [link_gold(d, normalizer) for d in gold]
+    else:
+        gaz = build_gazetteers(read_documents(args.train), normalizer)
+        max_len = max(map(len, gaz)) if gaz else 1
+        preds = [predict(Document(d.id, d.text, meta=d.meta), gaz, max_len, normalizer) for d in gold]
     report = evaluate_documents(gold, preds, load_schema(), bootstrap=1000)
     print(to_terminal(report))
     if args.out:

@@ -100,7 +100,7 @@ def summary_scores(per_doc: list[dict], schema: LabelSchema) -> dict:
     return {"labels": labels, "layers": layers, "micro": micro, "macro": macro, "relations": relations, "records": records}
 
 
-def _flat_f1s(scores: dict) -> dict[str, float]:
+def flat_f1s(scores: dict) -> dict[str, float]:
     flat = {f"labels.{k}": v["f1"] for k, v in scores["labels"].items()}
     flat.update({f"layers.{k}": v["f1"] for k, v in scores["layers"].items()})
     flat.update({f"relations.{k}": v["f1"] for k, v in scores["relations"].items()})
@@ -118,7 +118,7 @@ def bootstrap_intervals(per_doc: list[dict], schema: LabelSchema, n: int = 1000,
     samples = defaultdict(list)
     for _ in range(n):
         resample = [per_doc[rng.randrange(len(per_doc))] for _ in per_doc]
-        for key, value in _flat_f1s(summary_scores(resample, schema)).items():
+        for key, value in flat_f1s(summary_scores(resample, schema)).items():
             samples[key].append(value)
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     out = {}

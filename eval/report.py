@@ -19,7 +19,7 @@ import random
 from persian_ie.data.schema import LabelSchema
 from persian_ie.eval.analysis import error_analysis
 from persian_ie.eval.matching import pair_documents
-from persian_ie.eval.metrics import _flat_f1s, bootstrap_intervals, document_counts, matching_scores, summary_scores
+from persian_ie.eval.metrics import flat_f1s, bootstrap_intervals, document_counts, matching_scores, summary_scores
 from persian_ie.eval.seqeval_scores import seqeval_label_scores
 from persian_ie.errors import EvaluationError
 
@@ -67,15 +67,15 @@ def compare_reports(a: dict, b: dict, n: int = 1000, seed: int = 12345) -> dict:
         raise EvaluationError(f"reports cover different documents ({len(set(docs_a) ^ set(docs_b))} differ); compare runs on the same gold file")
     schema = _schema_from_report(a)
     ids = sorted(docs_a)
-    flat_a = _flat_f1s(summary_scores([docs_a[i] for i in ids], schema))
-    flat_b = _flat_f1s(summary_scores([docs_b[i] for i in ids], schema))
+    flat_a = flat_f1s(summary_scores([docs_a[i] for i in ids], schema))
+    flat_b = flat_f1s(summary_scores([docs_b[i] for i in ids], schema))
     observed = {k: flat_b[k] - flat_a[k] for k in flat_a}
     worse = {k: 0 for k in observed}
     rng = random.Random(seed)
     for _ in range(n):
         sample = [ids[rng.randrange(len(ids))] for _ in ids]
-        fa = _flat_f1s(summary_scores([docs_a[i] for i in sample], schema))
-        fb = _flat_f1s(summary_scores([docs_b[i] for i in sample], schema))
+        fa = flat_f1s(summary_scores([docs_a[i] for i in sample], schema))
+        fb = flat_f1s(summary_scores([docs_b[i] for i in sample], schema))
         for k, delta in observed.items():
             d = fb[k] - fa[k]
             if (delta > 0 and d <= 0) or (delta < 0 and d >= 0) or delta == 0:

@@ -51,7 +51,7 @@ class ShardPredictor:
         self.batch_tokens = batch_tokens
 
     def __call__(self, batch: dict) -> dict:
-        from persian_ie.inference.runner import RunSummary, _process_chunk
+        from persian_ie.inference.runner import RunSummary, process_chunk
         from persian_ie.data.document import Document
         from persian_ie.inference.inputs import InputRecord
 
@@ -61,7 +61,7 @@ class ShardPredictor:
             good = [r for r in records if isinstance(r, InputRecord)]
             prepared = [self.predictor.prepare(Document(r.id, r.text, meta=r.meta)) for r in good]
             summary = RunSummary()
-            out_lines, err_lines = _process_chunk(self.predictor, records, prepared, self.include_text, self.batch_tokens, summary)
+            out_lines, err_lines = process_chunk(self.predictor, records, prepared, self.include_text, self.batch_tokens, summary)
             _atomic_write(self.shard_dir / f"{shard}.errors.jsonl", err_lines)
             _atomic_write(self.shard_dir / f"{shard}.jsonl", out_lines)  # last: its presence marks the shard done
             results["shard"].append(shard)

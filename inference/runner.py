@@ -139,7 +139,7 @@ def run_prediction(predictor, inputs: list[str], out: Path, errors: Path | None 
         err_fh.seek(err_bytes)
         records = iter_inputs(inputs, fields)
         for chunk, prepared in _prefetch(_chunks(records, chunk_size, done, summary), predictor):
-            out_lines, err_lines = _process_chunk(predictor, chunk, prepared, include_text, batch_tokens, summary)
+            out_lines, err_lines = process_chunk(predictor, chunk, prepared, include_text, batch_tokens, summary)
             out_pos, err_pos = _append(out_fh, out_lines), _append(err_fh, err_lines)
             ledger.commit([r.key for r in chunk], out_pos, err_pos)
             summary.seconds = time.time() - started
@@ -150,7 +150,7 @@ def run_prediction(predictor, inputs: list[str], out: Path, errors: Path | None 
     return summary
 
 
-def _process_chunk(predictor, chunk, prepared, include_text, batch_tokens, summary):
+def process_chunk(predictor, chunk, prepared, include_text, batch_tokens, summary):
     good = [r for r in chunk if isinstance(r, InputRecord)]
     probs = predictor.forward(prepared, batch_tokens)
     by_key = {}
