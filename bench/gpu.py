@@ -1,6 +1,6 @@
 """GPU benchmark: training-step and batch-inference throughput, correctness.
 
-    python -m persian_ie.bench.gpu --out $OUT/gpu.json            # on the GPU machine, < 5 min
+    bash bench/gpu_run.sh                                         # on the GPU machine, < 5 min, no install needed
     python -m persian_ie.bench.gpu --smoke                        # tiny shapes on CPU (the CI smoke test)
 
 Uses ParsBERT-base shape (12 layers, hidden 768, vocab 42,000) with random
@@ -75,20 +75,21 @@ def nonembedding_params(model) -> int:
 
 
 def train_throughput(model, tokenizer, texts, device, steps: int, batch_size: int, variant: str) -> dict:
-    from persian_ie.data.dataset import build_dataset
+    from persian_ie.data.dataset import encode_document
     from persian_ie.data.document import Document
     from persian_ie.data.normalize import Normalizer
     from persian_ie.training.batching import Collator, LengthGroupedBatches
 
     schema = model.schema
-    ds = build_dataset([Document(f"d{i}", t) for i, t in enumerate(texts)], tokenizer, schema, Normalizer(), 256, 32)
+    # the rows build_dataset would hold, without needing `datasets` on the GPU machine
+    ds = [row for i, t in enumerate(texts) for row in encode_document(Document(f"d{i}", t), tokenizer, schema, Normalizer(), 256, 32)]
     layers = list(schema.layers)
     collate = Collator(tokenizer.pad_token_id, layers)
     if variant.startswith("naive"):
         order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0)).tolist()
         batches = [order[i:i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
     else:
-        batches = list(LengthGroupedBatches(ds["length"], batch_size, seed=0))
+        batches = list(LengthGroupedBatches([r["length"] for r in ds], batch_size, seed=0))
     m = model.to(device).train()
     fwd = torch.compile(m) if variant.endswith("compile") else m
     opt = torch.optim.AdamW(m.parameters(), lr=1e-5, fused=device == "cuda")
