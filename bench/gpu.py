@@ -78,7 +78,7 @@ def train_throughput(model, tokenizer, texts, device, steps: int, batch_size: in
     from persian_ie.data.dataset import encode_document
     from persian_ie.data.document import Document
     from persian_ie.data.normalize import Normalizer
-    from persian_ie.training.batching import Collator, LengthGroupedBatches
+    from persian_ie.training.batching import Collator, LengthGroupedBatches, batch_to
 
     schema = model.schema
     # the rows build_dataset would hold, without needing `datasets` on the GPU machine
@@ -104,7 +104,7 @@ def train_throughput(model, tokenizer, texts, device, steps: int, batch_size: in
             batch["attention_mask"] = torch.nn.functional.pad(batch["attention_mask"], (0, pad))
             batch["labels"] = {k: torch.nn.functional.pad(v, (0, pad), value=-100) for k, v in batch["labels"].items()}
         real = int(batch["attention_mask"].sum())
-        batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else {l: t.to(device, non_blocking=True) for l, t in v.items()} for k, v in batch.items()}
+        batch = batch_to(batch, device, non_blocking=True)
         with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=use_bf16):
             loss = fwd(**batch)["loss"]
         loss.backward()

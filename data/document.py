@@ -121,6 +121,14 @@ def _relation_from_dict(doc_id: str, i: int, raw: Any) -> Relation:
     return Relation(raw["type"], raw["head"], raw["tail"])
 
 
+def number_spans(spans: list[Span], prefix: str = "s") -> list[Span]:
+    """Sort spans by (start, -end, label) and give them ids ``s1``, ``s2``, ... in place."""
+    spans.sort(key=lambda s: (s.start, -s.end, s.label))
+    for n, span in enumerate(spans, start=1):
+        span.id = f"{prefix}{n}"
+    return spans
+
+
 def sha1_text(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
@@ -219,5 +227,5 @@ def dumps_document(doc: Document, include_text: bool = True) -> str:
 
 __all__ = [
     "Span", "Relation", "Document", "LineError", "DocRecord", "iter_json_lines", "iter_documents",
-    "read_documents", "write_documents", "dumps_document", "sha1_text", "open_binary",
+    "read_documents", "write_documents", "dumps_document", "sha1_text", "open_binary", "number_spans",
 ]

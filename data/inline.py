@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from persian_ie.data.document import Document, Relation, Span
+from persian_ie.data.document import Document, Relation, Span, number_spans
 from persian_ie.data.normalize import Normalizer
 from persian_ie.data.schema import LabelSchema
 from persian_ie.data.tokenize import ZERO_WIDTH
@@ -130,9 +130,7 @@ def parse_inline(markup: str, original: str, doc_id: str, schema: LabelSchema, m
             if uid in by_user_id:
                 errors.append(f"id {uid!r} used on two spans")
             by_user_id[uid] = spans[-1]
-    spans.sort(key=lambda s: (s.start, -s.end, s.label))
-    for n, span in enumerate(spans, start=1):
-        span.id = f"s{n}"
+    number_spans(spans)
     relations = _parse_relations(rel_block, by_user_id, errors, _line_of(markup, len(body)) + 1)
     return InlineResult(Document(doc_id, original, spans, relations, meta or {}), errors)
 

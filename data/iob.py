@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 
-from persian_ie.data.document import Span
+from persian_ie.data.document import Span, number_spans
 from persian_ie.data.schema import LabelSchema
 from persian_ie.data.tokenize import Token
 
@@ -63,7 +63,4 @@ def tags_to_spans(tokens, tags_by_layer: dict[str, list[str]], id_prefix: str = 
     for layer, tags in tags_by_layer.items():
         for label, lo, hi in tag_chunks(tags):
             spans.append(Span("", tokens[lo].start, tokens[hi - 1].end, label))
-    spans.sort(key=lambda s: (s.start, -s.end, s.label))
-    for n, span in enumerate(spans, start=1):
-        span.id = f"{id_prefix}{n}"
-    return spans
+    return number_spans(spans, id_prefix)

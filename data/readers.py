@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from persian_ie.data.document import Document, Span
-from persian_ie.data.tokenize import is_punct
+from persian_ie.data.tokenize import is_bad_edge_char
 from persian_ie.errors import InputError
 
 
@@ -109,15 +109,11 @@ def _tagged_to_document(doc_id, tokens, label_map, stats: ReaderStats, meta) -> 
     return Document(doc_id, text, doc_spans, [], meta)
 
 
-def _bad_edge(ch: str) -> bool:
-    return ch.isspace() or is_punct(ch)
-
-
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     """Shrink a span so it neither starts nor ends with punctuation or space."""
-    while start < end and _bad_edge(text[start]):
+    while start < end and is_bad_edge_char(text[start]):
         start += 1
-    while end > start and _bad_edge(text[end - 1]):
+    while end > start and is_bad_edge_char(text[end - 1]):
         end -= 1
     return start, end
 

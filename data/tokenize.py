@@ -26,6 +26,11 @@ def is_punct(ch: str) -> bool:
     return cat[0] in "PS"
 
 
+def is_bad_edge_char(ch: str) -> bool:
+    """Characters a span may not start or end with (SCHEMA.md section 2)."""
+    return ch.isspace() or is_punct(ch) or not ch.isprintable()
+
+
 def is_boundary_char(ch: str) -> bool:
     """Characters a span edge may touch from outside (SCHEMA.md section 2)."""
     return ch.isspace() or ch in ZERO_WIDTH or is_punct(ch) or unicodedata.category(ch) == "Cf"

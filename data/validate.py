@@ -25,7 +25,7 @@ from typing import Iterable
 
 from persian_ie.data.document import Document, LineError, iter_documents
 from persian_ie.data.schema import LabelSchema
-from persian_ie.data.tokenize import is_boundary_char, is_punct
+from persian_ie.data.tokenize import is_bad_edge_char, is_boundary_char
 
 
 @dataclass
@@ -46,10 +46,6 @@ class Problem:
         return f"{where}: {self.rule}: {self.message}"
 
 
-def _bad_edge_char(ch: str) -> bool:
-    return ch.isspace() or is_punct(ch) or not ch.isprintable()
-
-
 def _context(text: str, start: int, end: int) -> str:
     piece = text[max(start, 0):max(end, 0)]
     return f"«{piece}» in …{text[max(0, start - 15):start]}[{piece}]{text[end:end + 15]}…".replace("\n", "⏎")
@@ -57,7 +53,7 @@ def _context(text: str, start: int, end: int) -> str:
 
 def check_span_edges(text: str, start: int, end: int) -> str | None:
     """Return why the span's edges break SCHEMA.md section 2, or None."""
-    if _bad_edge_char(text[start]) or _bad_edge_char(text[end - 1]):
+    if is_bad_edge_char(text[start]) or is_bad_edge_char(text[end - 1]):
         return "span begins or ends with whitespace or punctuation"
     if start > 0 and not is_boundary_char(text[start - 1]):
         return "span starts inside a word"

@@ -23,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from persian_ie.data.document import Document, Span, read_documents
+from persian_ie.data.document import Document, Span, number_spans, read_documents
 from persian_ie.data.normalize import Normalizer
 from persian_ie.data.schema import load_schema
 from persian_ie.data.tokenize import is_punct, tokenize
@@ -87,10 +87,8 @@ def predict(doc: Document, gaz, max_len, normalizer) -> Document:
         if any(lo < e and s < hi for s, e in taken.get(layer, [])):
             continue
         taken.setdefault(layer, []).append((lo, hi))
-        spans.append(Span(f"s{len(spans) + 1}", tokens[lo].start, tokens[hi - 1].end, label))
-    spans.sort(key=lambda s: (s.start, -s.end))
-    for n, s in enumerate(spans, 1):
-        s.id = f"s{n}"
+        spans.append(Span("", tokens[lo].start, tokens[hi - 1].end, label))
+    number_spans(spans)
     bounds = tokenized.sentence_offsets()
     rels = link(doc.text, spans, bounds)
     return Document(doc.id, doc.text, spans, rels, doc.meta, {"records": build_records(doc.text, spans, rels, bounds), "model": {"name": "rules+gazetteer"}})

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from persian_ie.data.document import Document, Span
+from persian_ie.data.document import Document, Span, number_spans
 from persian_ie.data.encoding import build_window_inputs, merge_window_predictions, plan_windows, sentence_end_positions, word_piece_ids
 from persian_ie.data.iob import tag_chunks
 from persian_ie.data.normalize import Normalizer, NormalizerConfig
@@ -119,9 +119,7 @@ class Predictor:
                 score = float(np.mean(chosen[lo:hi]))
                 start, end = tokens[lo].start, tokens[hi - 1].end
                 spans.append(Span("", start, end, label, text[start:end], score))
-        spans.sort(key=lambda s: (s.start, -s.end, s.label))
-        for n, span in enumerate(spans, start=1):
-            span.id = f"s{n}"
+        number_spans(spans)
         bounds = prep.tokenized.sentence_offsets()
         relations = link(text, spans, bounds) if self.schema.relations else []
         relations = [r for r in relations if r.type in self.schema.relations]

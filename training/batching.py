@@ -48,6 +48,12 @@ class LengthGroupedBatches(torch.utils.data.Sampler):
         return (len(self.lengths) + self.batch_size - 1) // self.batch_size
 
 
+def batch_to(batch: dict, device, non_blocking: bool = False) -> dict:
+    """Move a collated batch (tensors and the per-layer ``labels`` dict) to ``device``."""
+    move = lambda t: t.to(device, non_blocking=non_blocking)
+    return {k: move(v) if torch.is_tensor(v) else {layer: move(t) for layer, t in v.items()} for k, v in batch.items()}
+
+
 class Collator:
     """Pads ``input_ids`` with the pad id and every ``labels_*`` with -100."""
 

@@ -31,7 +31,7 @@ from persian_ie.data.schema import load_schema
 from persian_ie.errors import ConfigError
 from persian_ie.models.base import load_encoder_and_tokenizer
 from persian_ie.models.layered import LayeredTokenClassifier
-from persian_ie.training.batching import Collator, LengthGroupedBatches
+from persian_ie.training.batching import Collator, LengthGroupedBatches, batch_to
 from persian_ie.training.config import TrainConfig
 from persian_ie.training.corpora import load_training_documents
 from persian_ie.training.evaluation import evaluate_model, write_reports
@@ -145,7 +145,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
         batches = accelerator.skip_first_batches(epoch_loader, progress.batch_in_epoch) if progress.batch_in_epoch else epoch_loader
         model.train()
         for batch in batches:
-            batch = {k: (v.to(accelerator.device) if torch.is_tensor(v) else {l: t.to(accelerator.device) for l, t in v.items()}) for k, v in batch.items()}
+            batch = batch_to(batch, accelerator.device)
             with accelerator.accumulate(model):
                 loss = model(**batch)["loss"]
                 accelerator.backward(loss)
