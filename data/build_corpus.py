@@ -5,20 +5,61 @@ annotators' inline files. Run from the repository root:
 
 Every .ann file must pass ``persian-ie annotate check``; a failing file stops
 the build with its errors (nothing is dropped silently).
+
+Splits are pinned: ``data/annotation/splits.json`` records the split of every
+document of the first corpus (330 articles), so adding documents never moves
+one, and test stays as it was. Window documents (``data/annotation/windows/``,
+cut by ``select_windows``) go to train or dev only, dealt 8:1 by a hash of
+their source article's id, so all windows of one article share a split.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
 
-from persian_ie.data.annotation_tools import article_meta, assign_splits, check_ann_file, choose_sources
+from persian_ie.data.annotation_tools import article_meta, check_ann_file, choose_sources
 from persian_ie.data.document import write_documents
 from persian_ie.data.schema import load_schema
 
 SEED_ID = "shabestan-1730839"
+SOURCE_FOLDERS = ("adjudicated", "pass_a", "windows")
+WINDOW_PATTERN = ("train",) * 8 + ("dev",)
+
+
+def window_split(article_id: str) -> str:
+    """train or dev (never test) for the windows of one article, 8:1 by id hash."""
+    digest = int(hashlib.sha1(article_id.encode()).hexdigest(), 16)
+    return WINDOW_PATTERN[digest % len(WINDOW_PATTERN)]
+
+
+def pinned_splits(doc_ids: list[str], pinned: dict[str, str], windows: dict[str, dict]) -> dict[str, str]:
+    """The split of every document: the recorded one for the first corpus,
+    train/dev by article for windows; any other document is an error, so a
+    new document can never slip into test by accident."""
+    splits, unknown = {}, []
+    for doc_id in doc_ids:
+        if doc_id in pinned:
+            splits[doc_id] = pinned[doc_id]
+        elif doc_id in windows:
+            splits[doc_id] = window_split(windows[doc_id]["article"])
+        else:
+            unknown.append(doc_id)
+    if unknown:
+        raise SystemExit(f"corpus build failed: documents with no pinned split and no window record: {unknown[:5]}")
+    if splits.get(SEED_ID, "test") != "test":
+        raise SystemExit(f"corpus build failed: {SEED_ID} must be in test")
+    return splits
+
+
+def window_meta(record: dict, articles: dict) -> dict:
+    """Source metadata of a window: its article's, plus where the window sits in it."""
+    meta = article_meta(record["article"], articles)
+    meta.update({"article": record["article"], "window_start": record["start"], "window_end": record["end"]})
+    return meta
 
 
 def build(ann_root: Path, articles_path: Path, out_dir: Path) -> dict[str, int]:
@@ -28,16 +69,20 @@ def build(ann_root: Path, articles_path: Path, out_dir: Path) -> dict[str, int]:
         for line in fh:
             art = json.loads(line)
             articles[art["id"]] = art
+    pinned = json.loads((ann_root / "splits.json").read_text("utf-8"))
+    windows_file = ann_root / "windows.json"
+    windows = {w["id"]: w for w in json.loads(windows_file.read_text("utf-8"))["windows"]} if windows_file.exists() else {}
     docs, failures = [], []
-    for doc_id, path in sorted(choose_sources(ann_root).items()):
-        result = check_ann_file(path, schema, ann_root / "texts", article_meta(doc_id, articles))
+    for doc_id, path in sorted(choose_sources(ann_root, SOURCE_FOLDERS).items()):
+        meta = window_meta(windows[doc_id], articles) if doc_id in windows else article_meta(doc_id, articles)
+        result = check_ann_file(path, schema, ann_root / "texts", meta)
         if not result.ok:
             failures.append(f"{path}: " + "; ".join(result.errors[:3]))
             continue
         docs.append(result.doc)
     if failures:
         raise SystemExit("corpus build failed:\n" + "\n".join(failures))
-    splits = assign_splits(docs, {SEED_ID})
+    splits = pinned_splits([d.id for d in docs], pinned, windows)
     counts = {}
     for split in ("train", "dev", "test"):
         part = [d for d in docs if splits[d.id] == split]

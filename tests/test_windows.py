@@ -1,0 +1,55 @@
+"""The PROPOSAL windows added to the corpus: pinned splits, windows never in
+test, every window an exact piece of its article."""
+
+import json
+
+import pytest
+
+from persian_ie.data.build_corpus import pinned_splits, window_split
+from persian_ie.data.document import read_documents
+
+from conftest import CORPORA, CORPUS, ROOT
+
+ANNOTATION = ROOT / "data" / "annotation"
+
+
+def _corpus_splits() -> dict[str, str]:
+    return {d.id: split for split in ("train", "dev", "test") for d in read_documents(CORPUS / f"{split}.jsonl")}
+
+
+def test_first_corpus_keeps_its_pinned_split_and_windows_stay_out_of_test():
+    pinned = json.loads((ANNOTATION / "splits.json").read_text("utf-8"))
+    windows = {w["id"] for w in json.loads((ANNOTATION / "windows.json").read_text("utf-8"))["windows"]}
+    actual = _corpus_splits()
+    assert all(actual[doc_id] == split for doc_id, split in pinned.items())
+    window_docs = [doc_id for doc_id in actual if doc_id not in pinned]
+    assert window_docs and set(window_docs) <= windows
+    assert {actual[doc_id] for doc_id in window_docs} <= {"train", "dev"}
+    assert {doc_id for doc_id, split in actual.items() if split == "test"} == {d for d, s in pinned.items() if s == "test"}
+
+
+def test_pinned_splits_refuse_an_unknown_document_and_deal_windows_by_article():
+    windows = {"a-w1": {"article": "a"}, "a-w2": {"article": "a"}}
+    splits = pinned_splits(["x", "a-w1", "a-w2"], {"x": "test"}, windows)
+    assert splits["x"] == "test" and splits["a-w1"] == splits["a-w2"] == window_split("a") != "test"
+    with pytest.raises(SystemExit):
+        pinned_splits(["new-doc"], {"x": "test"}, windows)
+
+
+def test_window_documents_are_exact_pieces_of_their_articles():
+    articles_path = CORPORA / "farsnews" / "articles.jsonl"
+    if not articles_path.exists():
+        pytest.skip("Fars News articles not available")
+    from persian_ie.data.readers import farsnews_text
+
+    needed = {}
+    for split in ("train", "dev"):
+        for doc in read_documents(CORPUS / f"{split}.jsonl"):
+            if "article" in doc.meta:
+                needed[doc.id] = doc
+    with open(articles_path, encoding="utf-8") as fh:
+        texts = {a["id"]: farsnews_text(a) for a in map(json.loads, fh)}
+    assert needed
+    for doc in needed.values():
+        start, end = doc.meta["window_start"], doc.meta["window_end"]
+        assert texts[doc.meta["article"]][start:end] == doc.text, doc.id
