@@ -53,3 +53,16 @@ def test_window_documents_are_exact_pieces_of_their_articles():
     for doc in needed.values():
         start, end = doc.meta["window_start"], doc.meta["window_end"]
         assert texts[doc.meta["article"]][start:end] == doc.text, doc.id
+
+
+def test_every_window_is_annotated_and_passes_its_check():
+    from persian_ie.data.annotation_tools import check_ann_file
+    from persian_ie.data.schema import load_schema
+
+    windows = json.loads((ANNOTATION / "windows.json").read_text("utf-8"))["windows"]
+    files = sorted((ANNOTATION / "windows").glob("*.ann"))
+    assert {f.stem for f in files} == {w["id"] for w in windows}
+    failures = [str(f) for f in files if not check_ann_file(f, load_schema(), ANNOTATION / "texts").ok]
+    assert failures == []
+    double = json.loads((ANNOTATION / "windows_double.json").read_text("utf-8"))["windows"]
+    assert len(double) == 8 and set(double) <= {w["id"] for w in windows}
