@@ -93,6 +93,9 @@ def main(argv=None) -> int:
         print(f"{name:<12} F1 {s['f1']:.3f}" + (f"  [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "") + f"  (A {s['tp'] + s['fn']}, B {s['tp'] + s['fp']}, both {s['tp']})")
     print("disagreements:", result["disagreements"]["counts"])
     if args.json:
+        # The figure travels with the command that reproduces it.
+        argv_used = sys.argv[1:] if argv is None else list(argv)
+        result = {"command": "python -m persian_ie.data.agreement " + " ".join(argv_used), **result}
         Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0
 
