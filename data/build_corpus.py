@@ -11,6 +11,8 @@ document of the first corpus (330 articles), so adding documents never moves
 one, and test stays as it was. Window documents (``data/annotation/windows/``,
 cut by ``select_windows``) go to train or dev only, dealt 8:1 by a hash of
 their source article's id, so all windows of one article share a split.
+A window annotated twice and adjudicated (``windows_adjudicated/``) is taken
+from there, as ``adjudicated/`` is preferred over ``pass_a/``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from persian_ie.data.document import write_documents
 from persian_ie.data.schema import load_schema
 
 SEED_ID = "shabestan-1730839"
-SOURCE_FOLDERS = ("adjudicated", "pass_a", "windows")
+# Per document the first folder that holds it: adjudicated before single-annotated.
+SOURCE_FOLDERS = ("adjudicated", "pass_a", "windows_adjudicated", "windows")
 WINDOW_PATTERN = ("train",) * 8 + ("dev",)
 
 

@@ -66,3 +66,22 @@ def test_every_window_is_annotated_and_passes_its_check():
     assert failures == []
     double = json.loads((ANNOTATION / "windows_double.json").read_text("utf-8"))["windows"]
     assert len(double) == 8 and set(double) <= {w["id"] for w in windows}
+
+
+def test_double_annotated_windows_are_adjudicated_and_the_corpus_takes_the_adjudicated_file():
+    from persian_ie.data.annotation_tools import check_ann_file, choose_sources
+    from persian_ie.data.build_corpus import SOURCE_FOLDERS
+    from persian_ie.data.schema import load_schema
+
+    double = set(json.loads((ANNOTATION / "windows_double.json").read_text("utf-8"))["windows"])
+    for folder in ("windows_pass_b", "windows_adjudicated"):
+        files = sorted((ANNOTATION / folder).glob("*.ann"))
+        assert {f.stem for f in files} == double, folder
+        assert [str(f) for f in files if not check_ann_file(f, load_schema(), ANNOTATION / "texts").ok] == []
+    sources = choose_sources(ANNOTATION, SOURCE_FOLDERS)
+    assert {doc_id for doc_id, path in sources.items() if path.parent.name == "windows_adjudicated"} == double
+    corpus = {d.id: d for split in ("train", "dev") for d in read_documents(CORPUS / f"{split}.jsonl")}
+    for doc_id in sorted(double):
+        adjudicated = check_ann_file(ANNOTATION / "windows_adjudicated" / f"{doc_id}.ann", load_schema(), ANNOTATION / "texts").doc
+        built = corpus[doc_id]
+        assert sorted((s.label, s.start, s.end) for s in built.spans) == sorted((s.label, s.start, s.end) for s in adjudicated.spans), doc_id
