@@ -63,6 +63,12 @@ class Document:
     def span_by_id(self) -> dict[str, Span]:
         return {s.id: s for s in self.spans}
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a document as the viewer's right-to-left HTML."""
+        from persian_ie.data.display import render_fragment  # imported late: display imports this module
+
+        return render_fragment([self])
+
     def to_dict(self, include_text: bool = True) -> dict:
         out: dict[str, Any] = {"id": self.id}
         if include_text and self.text is not None:

@@ -1,13 +1,9 @@
 """Error analysis: boundary errors, type confusions, misses, spurious spans.
 
 Each unmatched gold or predicted span (strict) is classified within its
-layer:
-
-* ``type``: the other side has a span with the same boundaries, another label;
-* ``boundary``: overlapping span with the same label, other boundaries;
-* ``boundary+type``: overlapping span, other label and boundaries;
-* ``miss``: a gold span that no prediction overlaps;
-* ``spurious``: a predicted span that overlaps no gold span.
+layer by ``persian_ie.data.spandiff.classify_span`` (kinds ``type``,
+``boundary``, ``boundary+type``, ``miss``, ``spurious``; the HTML viewer
+marks spans with the same function).
 """
 
 from __future__ import annotations
@@ -15,26 +11,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from persian_ie.data.schema import LabelSchema
+from persian_ie.data.spandiff import classify_span as _classify
 from persian_ie.eval.matching import DocPair, span_key
 
 
 def _context(text: str, start: int, end: int, width: int = 30) -> str:
     return (text[max(0, start - width):start] + "[" + text[start:end] + "]" + text[end:end + width]).replace("\n", " ")
-
-
-def _classify(span, others, schema) -> tuple[str, object]:
-    layer = schema.layer_of(span.label)
-    same_layer = [o for o in others if schema.layer_of(o.label) == layer]
-    for o in same_layer:
-        if o.start == span.start and o.end == span.end:
-            return "type", o
-    overlapping = [o for o in same_layer if o.start < span.end and span.start < o.end]
-    for o in overlapping:
-        if o.label == span.label:
-            return "boundary", o
-    if overlapping:
-        return "boundary+type", overlapping[0]
-    return None, None
 
 
 def error_analysis(pairs: list[DocPair], schema: LabelSchema, max_examples: int = 5, worst: int = 10) -> dict:

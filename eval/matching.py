@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from persian_ie.data.document import Document, sha1_text
 from persian_ie.data.schema import LabelSchema
+from persian_ie.data.spandiff import span_key  # one definition, shared with the viewer
 from persian_ie.errors import EvaluationError
 
 
@@ -78,10 +79,6 @@ def pair_documents(gold_docs: list[Document], pred_docs: list[Document], schema:
         p = Document(p.id, g.text, kept, p.relations, p.meta, p.extra)
         pairing.pairs.append(DocPair(g, p))
     return pairing
-
-
-def span_key(span) -> tuple[str, int, int]:
-    return (span.label, span.start, span.end)
 
 
 __all__ = ["DocPair", "Pairing", "pair_documents", "span_key", "sha1_text"]

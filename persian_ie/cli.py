@@ -64,6 +64,16 @@ def annotate_cli(args) -> int:
     return 1 if failed else 0
 
 
+def show_cli(args) -> int:
+    from persian_ie.data.display import show_file
+
+    page = show_file(args.pred, args.out, args.gold, args.ids, args.limit, args.schema)
+    for problem in page.problems:
+        print(problem, file=sys.stderr)
+    print(f"wrote {args.out}: {page.documents} document(s), {len(page.problems)} problem(s) in the input")
+    return 1 if page.problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="persian-ie", description="Persian news information extraction")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show", action="store_true", help="print the span list for passing files too")
     _schema_arg(p)
     p.set_defaults(func=annotate_cli)
+
+    p = sub.add_parser("show", help="draw documents (and differences from gold) as one self-contained right-to-left HTML page")
+    p.add_argument("pred", help="JSONL(.gz) of documents, e.g. predict's output")
+    p.add_argument("--gold", help="gold JSONL: mark missed, spurious, wrong-boundary and wrong-label spans")
+    p.add_argument("--out", required=True, help="the HTML page to write")
+    p.add_argument("--ids", nargs="+", help="only these document ids")
+    p.add_argument("--limit", type=int, help="at most N documents")
+    _schema_arg(p)
+    p.set_defaults(func=show_cli)
 
     _register_later_commands(sub)
     return parser

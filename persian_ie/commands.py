@@ -92,6 +92,10 @@ def evaluate_cli(args) -> int:
         Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     if args.markdown:
         Path(args.markdown).write_text(to_markdown(report), encoding="utf-8")
+    if args.html:
+        from persian_ie.eval.html_report import write_html_report
+
+        write_html_report(args.html, report, gold, pred, schema)
     print(to_terminal(report))
     return 0
 
@@ -163,6 +167,7 @@ def register(sub) -> None:
     p.add_argument("--schema")
     p.add_argument("--out", help="write the JSON report here")
     p.add_argument("--markdown", help="write the Markdown report here")
+    p.add_argument("--html", help="write the report as a self-contained HTML page (plots, worst documents drawn)")
     p.add_argument("--save-predictions", help="with --model: also write the predictions JSONL")
     p.add_argument("--decoding", choices=["constrained", "argmax"], help="with --model: override the model's decoding")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples for confidence intervals (0: none)")
