@@ -264,22 +264,29 @@ def _nest(text: str, marks: list[_Mark]) -> str:
     fragments (the text itself is never changed, only escaped)."""
     cuts = sorted({0, len(text)} | {m.span.start for m in marks} | {m.span.end for m in marks})
     out: list[str] = []
-    stack: list[_Mark] = []
+    stack: list[tuple[_Mark, int]] = []  # open marks and where their tag is in ``out``
     for a, b in zip(cuts, cuts[1:]):
         covering = [m for m in marks if m.span.start <= a and b <= m.span.end]
         keep = 0
-        while keep < min(len(stack), len(covering)) and stack[keep] is covering[keep]:
+        while keep < min(len(stack), len(covering)) and stack[keep][0] is covering[keep]:
             keep += 1
+        for m, at in stack[keep:]:
+            if a < m.span.end:  # closed early: this fragment is not the mark's last
+                out[at] = _open(m, last=False)
         out.append("</span>" * (len(stack) - keep))
-        out += [_open(m) for m in covering[keep:]]
-        stack = covering
+        stack = stack[:keep]
+        for m in covering[keep:]:
+            stack.append((m, len(out)))
+            out.append(_open(m))
         out.append(html.escape(text[a:b], quote=False))
     out.append("</span>" * len(stack))
     return "".join(out)
 
 
-def _open(m: _Mark) -> str:
-    classes = f"sp ch-{CHANNELS[m.channel]} c{m.color}" + (f" k-{m.kind.replace('+', '-')}" if m.kind else "")
+def _open(m: _Mark, last: bool = True) -> str:
+    """The opening tag; a fragment that is not the mark's last gets ``frag``
+    (no difference marker at its end)."""
+    classes = f"sp ch-{CHANNELS[m.channel]} c{m.color}" + (f" k-{m.kind.replace('+', '-')}" if m.kind else "") + ("" if last else " frag")
     return f'<span class="{classes}" data-s="{_e(m.key)}" style="--h:{m.height}">'
 
 
@@ -292,8 +299,8 @@ def _doc_header(doc: Document, diff: DocumentDiff | None, problems: list[Problem
             kinds[status.kind] = kinds.get(status.kind, 0) + 1
         if diff.missed:
             kinds["miss"] = len(diff.missed)
-        counts += "؛ " + "، ".join(f'<span class="kind-count k-{k.replace("+", "-")}" data-kind="{k}">{_e(KIND_NAMES[k])}: {n}</span>'
-                                  for k, n in sorted(kinds.items()))
+        counts += "؛ " + " · ".join(f'<span class="kind-count" data-kind="{k}">{_e(KIND_NAMES[k].split(" (")[0])}: {kinds[k]}</span>'
+                                   for k in KIND_NAMES if k in kinds)
     warn = f'<p class="pie-doc-problems">{len(problems)} مشکل در ورودی (فهرست بالای صفحه)</p>' if problems else ""
     return f'<header><h2><bdi>{_e(doc.id)}</bdi></h2><p class="pie-meta">{meta}</p><p class="pie-counts">{counts}</p>{warn}</header>'
 

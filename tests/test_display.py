@@ -131,6 +131,8 @@ def test_crossing_spans_become_fragments_with_the_text_intact():
     parts = span_elements(section, "a") + span_elements(section, "b")
     assert len(parts) == 3  # one of the two is cut where the other ends
     assert "".join(p.text() for p in span_elements(section, "b")) == text[7:17]
+    # only the last fragment carries the end-of-span marker
+    assert ["frag" in p.classes() for p in span_elements(section, "b")] == [True, False]
 
 
 def test_facts_table_links_back_to_spans(seed):
