@@ -208,7 +208,7 @@ def _document_section(record: DocRecord, gold: DocRecord | None, schema: LabelSc
     anchors.add(anchor)
     section = (f'<section class="pie pie-doc" dir="rtl" lang="fa" id="{_e(anchor)}">'
                f'{_doc_header(doc, diff, problems)}'
-               f'<div class="pie-text">{_nest(text, marks)}</div>'
+               f'<div class="pie-text" style="--depth:{min(max((m.height for m in marks), default=0), 3)}">{_nest(text, marks)}</div>'
                f'{_facts_table(doc, schema)}{_doc_data(doc, marks)}</section>')
     return section, problems
 

@@ -77,6 +77,39 @@ BOXES_JS = """keys => Object.fromEntries(keys.map(k => {
 }))"""
 
 
+OVERLAPS_JS = """() => {
+  // span boxes on different lines that intersect: frames or underlines reaching the next line
+  const boxes = [];
+  document.querySelectorAll('.pie-doc .sp').forEach(e => [...e.getClientRects()].forEach(r => boxes.push(r)));
+  const lh = parseFloat(getComputedStyle(document.querySelector('.pie-text')).lineHeight);
+  let overlaps = 0;
+  for (const a of boxes) for (const b of boxes) {
+    if (a === b || Math.abs((a.top + a.bottom) / 2 - (b.top + b.bottom) / 2) < lh / 2) continue;
+    if (Math.min(a.bottom, b.bottom) > Math.max(a.top, b.top) && Math.min(a.right, b.right) > Math.max(a.left, b.left)) overlaps++;
+  }
+  return overlaps;
+}"""
+
+
+def test_deep_nesting_never_overlaps_the_next_line(browser, tmp_path):
+    from persian_ie.data.display import render
+    from persian_ie.data.document import Document, Span
+
+    unit = "پیشنهاد شهردار مشهد برای همکاری با غزه داده شد و "
+    spans = []
+    for k in range(12):  # PROPOSAL > TITLE > CITY, wrapped over many lines
+        for words, label in (("پیشنهاد شهردار مشهد برای همکاری با غزه", "PROPOSAL"), ("شهردار مشهد", "TITLE"), ("مشهد", "CITY"), ("غزه", "CITY")):
+            start = k * len(unit) + unit.index(words)
+            spans.append(Span(f"s{len(spans) + 1}", start, start + len(words), label))
+    path = tmp_path / "deep.html"
+    path.write_text(render([Document("deep", unit * 12, spans)]), encoding="utf-8")
+    for width in (1000, 420):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(path.as_uri())
+        assert page.evaluate(OVERLAPS_JS) == 0, width
+        page.close()
+
+
 def test_seed_page_in_chromium(browser, seed_page, tmp_path):
     from persian_ie.data.tokenize import tokenize
 
@@ -106,6 +139,7 @@ def test_seed_page_in_chromium(browser, seed_page, tmp_path):
         else:
             assert b_start["top"] > a_end["top"], (a.id, b.id)
     assert same_line >= 2, "the first sentence should put several spans on one line"
+    assert page.evaluate(OVERLAPS_JS) == 0
 
     # a TITLE around a CITY: both drawn, the city inside the title's underline
     title = next(s for s in seed.spans if s.label == "TITLE" and any(c.label == "CITY" and s.start <= c.start and c.end <= s.end for c in seed.spans))
