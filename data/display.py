@@ -50,7 +50,7 @@ LABEL_NAMES = {
 }
 RELATION_NAMES = {"holder": "دارندهٔ سمت", "proposer": "پیشنهاددهنده", "party": "طرف"}
 KIND_NAMES = {
-    "correct": "درست", "spurious": "اضافی (در طلایی نیست)", "miss": "جاافتاده (فقط در طلایی)",
+    "correct": "درست", "spurious": "اضافی (در مرجع نیست)", "miss": "جاافتاده (فقط در مرجع)",
     "boundary": "مرز نادرست", "type": "برچسب نادرست", "boundary+type": "مرز و برچسب نادرست",
 }
 # Colour-blind-safe hues (Okabe-Ito and Tol), darkest first for thin lines.
@@ -109,12 +109,15 @@ def show_file(pred_path: str | Path, out: str | Path, gold_path: str | Path | No
     schema = load_schema(schema)
     wanted = set(ids) if ids else None
     records: list[DocRecord | LineError] = []
+    taken = 0
     for item in iter_documents(pred_path):
-        if isinstance(item, DocRecord) and wanted is not None and item.doc.id not in wanted:
-            continue
+        if isinstance(item, DocRecord):
+            if wanted is not None and item.doc.id not in wanted:
+                continue
+            if limit is not None and taken >= limit:
+                break
+            taken += 1
         records.append(item)
-        if limit is not None and sum(isinstance(r, DocRecord) for r in records) >= limit:
-            break
     golds: dict[str, DocRecord] = {}
     extra_problems: list[Problem] = []
     if gold_path is not None:

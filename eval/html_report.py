@@ -43,7 +43,7 @@ def report_html(report: dict, gold_docs: list[Document] | None = None, pred_docs
     errors = report.get("errors") or {}
     if errors:
         parts.append(_section("خطاها بر حسب نوع", _error_chart(errors)))
-        parts.append(_section("درهم‌ریختگی برچسب‌ها (طلایی ← پیش‌بینی)", _confusion(errors, schema)))
+        parts.append(_section("درهم‌ریختگی برچسب‌ها (مرجع ← پیش‌بینی)", _confusion(errors, schema)))
     if report.get("matching"):
         parts.append(_section("طرح‌های تطبیق (micro)", _matching_table(report["matching"])))
     worst_html, documents = _worst_documents(errors, gold_docs, pred_docs, schema)
@@ -148,7 +148,7 @@ def _confusion(errors: dict, schema: LabelSchema) -> str:
     golds = [l for l in schema.labels if l in confusion]
     preds = [l for l in schema.labels if any(l in row for row in confusion.values())]
     top = max(n for row in confusion.values() for n in row.values()) or 1
-    head = "<tr><th>طلایی ↓ / پیش‌بینی ←</th>" + "".join(f"<th>{_e(_label_name(p))}</th>" for p in preds) + "</tr>"
+    head = "<tr><th>مرجع ↓ / پیش‌بینی ←</th>" + "".join(f"<th>{_e(_label_name(p))}</th>" for p in preds) + "</tr>"
     rows = []
     for g in golds:
         cells = []

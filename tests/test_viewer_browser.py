@@ -183,6 +183,18 @@ def test_seed_page_in_chromium(browser, seed_page, tmp_path):
     proposer_span = seed.span_by_id()[proposer]
     assert state["tip"] and seed.text[proposer_span.start:proposer_span.end] in state["tip"]
 
+    # a facts-table link selects its span; hovering another span previews it
+    page.keyboard.press("Escape")
+    link = page.locator(".pie-facts .pie-link").first
+    target = link.get_attribute("data-goto")
+    link.click()
+    assert page.evaluate("[...new Set([...document.querySelectorAll('.pie-doc .sp.sel')].map(e => e.dataset.s))]") == [target]
+    page.keyboard.press("Escape")
+    page.evaluate("document.querySelector('.pie-doc .sp.ch-fill').scrollIntoView({block: 'center'})")
+    page.locator(".pie-doc .sp.ch-fill").first.hover()
+    assert page.evaluate("document.querySelectorAll('.pie-doc .sp.sel').length") >= 1
+    assert "(" in page.locator(".pie-tip").inner_text()  # "شهر (CITY) «...»"
+
     shot = tmp_path / "seed.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000

@@ -73,8 +73,8 @@
     tip.appendChild(head);
     if (s.score !== undefined) tip.appendChild(el("div", "امتیاز: " + s.score.toFixed(2)));
     if (s.kind) {
-      var k = el("div", "مقایسه با طلایی: " + (n.kinds[s.kind] || s.kind));
-      if (s.other) k.appendChild(el("span", " — طلایی: " + labelName(s.other.label) + " «" + s.other.text + "»"));
+      var k = el("div", "مقایسه با مرجع: " + (n.kinds[s.kind] || s.kind));
+      if (s.other) k.appendChild(el("span", " — مرجع: " + labelName(s.other.label) + " «" + s.other.text + "»"));
       tip.appendChild(k);
     }
     var list = el("ul");
