@@ -88,29 +88,49 @@ def render(docs: Iterable[Document], gold: Iterable[Document] | None = None, sch
            title: str = "persian-ie") -> str:
     """A whole self-contained HTML page for ``docs`` (differences marked
     where a gold document with the same id is given)."""
-    records = [DocRecord("<docs>", n, d) for n, d in enumerate(docs, start=1)]
-    golds = {d.id: DocRecord("<gold>", n, d) for n, d in enumerate(gold or [], start=1)}
+    records, golds = _in_memory(docs, gold)
     return build_page(records, golds, load_schema(schema), title).html
 
 
 def render_fragment(docs: Iterable[Document], gold: Iterable[Document] | None = None,
                     schema: LabelSchema | str | None = None) -> str:
     """Style, script and documents without ``<html>``: for notebooks."""
-    records = [DocRecord("<docs>", n, d) for n, d in enumerate(docs, start=1)]
-    golds = {d.id: DocRecord("<gold>", n, d) for n, d in enumerate(gold or [], start=1)}
+    records, golds = _in_memory(docs, gold)
     body, _, _ = documents_html(records, golds, load_schema(schema))
     return _assets() + body
+
+
+def _in_memory(docs, gold) -> tuple[list[DocRecord], dict[str, DocRecord]]:
+    records = [DocRecord("<docs>", n, d) for n, d in enumerate(docs, start=1)]
+    golds = {d.id: DocRecord("<gold>", n, d) for n, d in enumerate(gold or [], start=1)}
+    return records, golds
 
 
 def show_file(pred_path: str | Path, out: str | Path, gold_path: str | Path | None = None, ids: list[str] | None = None,
               limit: int | None = None, schema: LabelSchema | str | None = None) -> Page:
     """``persian-ie show``: read predictions (streamed, so ``--limit`` reads
     only what it shows), pair them with gold by id, write the page."""
-    schema = load_schema(schema)
-    wanted = set(ids) if ids else None
+    records = _select(pred_path, set(ids) if ids else None, limit)
+    shown = {r.doc.id for r in records if isinstance(r, DocRecord)}
+    problems = [Problem(str(pred_path), 0, "doc-id", "no document with this id in the file", missing)
+                for missing in sorted(set(ids or []) - shown)]
+    golds: dict[str, DocRecord] = {}
+    for item in iter_documents(gold_path) if gold_path is not None else []:
+        if isinstance(item, LineError):
+            problems.append(Problem(item.path, item.line, "json", item.reason))
+        elif item.doc.id in shown:
+            golds.setdefault(item.doc.id, item)
+    page = build_page(records, golds, load_schema(schema), f"persian-ie: {Path(pred_path).name}", problems)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(page.html, encoding="utf-8")
+    return page
+
+
+def _select(path, wanted: set | None, limit: int | None) -> list[DocRecord | LineError]:
+    """The documents to show (by id, at most ``limit``) and every bad line met on the way."""
     records: list[DocRecord | LineError] = []
     taken = 0
-    for item in iter_documents(pred_path):
+    for item in iter_documents(path):
         if isinstance(item, DocRecord):
             if wanted is not None and item.doc.id not in wanted:
                 continue
@@ -118,23 +138,7 @@ def show_file(pred_path: str | Path, out: str | Path, gold_path: str | Path | No
                 break
             taken += 1
         records.append(item)
-    golds: dict[str, DocRecord] = {}
-    extra_problems: list[Problem] = []
-    if gold_path is not None:
-        shown = {r.doc.id for r in records if isinstance(r, DocRecord)}
-        for item in iter_documents(gold_path):
-            if isinstance(item, LineError):
-                extra_problems.append(Problem(item.path, item.line, "json", item.reason))
-            elif item.doc.id in shown:
-                golds.setdefault(item.doc.id, item)
-    if wanted is not None:
-        found = {r.doc.id for r in records if isinstance(r, DocRecord)}
-        for missing in sorted(wanted - found):
-            extra_problems.append(Problem(str(pred_path), 0, "doc-id", "no document with this id in the file", missing))
-    page = build_page(records, golds, schema, f"persian-ie: {Path(pred_path).name}", extra_problems)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(page.html, encoding="utf-8")
-    return page
+    return records
 
 
 def build_page(records: list[DocRecord | LineError], golds: dict[str, DocRecord], schema: LabelSchema, title: str,
