@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -56,7 +57,8 @@ KIND_NAMES = {
 # Colour-blind-safe hues (Okabe-Ito and Tol), darkest first for thin lines.
 PALETTE = ["#0072B2", "#009E73", "#D55E00", "#7B3294", "#CC3311", "#E69F00", "#56B4E9", "#AA4499", "#117733", "#666666"]
 CHANNELS = ("fill", "line", "frame")  # by layer index; later layers reuse the last
-DROPPED_RULES = ("span-bounds", "overlap")  # spans with these problems are not drawn
+DROPPED_RULES = ("span-bounds", "overlap")
+BLANK_LINES = re.compile(r"(\n[ \t\r\u00a0]*\n\s*)")  # spans with these problems are not drawn
 
 
 @dataclass
@@ -285,8 +287,19 @@ def _nest(text: str, marks: list[_Mark]) -> str:
         for m in covering[keep:]:
             stack.append((m, len(out)))
             out.append(_open(m))
-        out.append(html.escape(text[a:b], quote=False))
+        out.append(_paragraphs(text[a:b]) if not stack else html.escape(text[a:b], quote=False))
     out.append("</span>" * len(stack))
+    return '<div class="pie-par">' + "".join(out) + "</div>"
+
+
+def _paragraphs(piece: str) -> str:
+    """Text outside every mark, its blank lines turned into paragraph breaks:
+    a blank line at this line height would be a wide gap. The newlines stay
+    in the page (hidden), so ``textContent`` is still the document's text."""
+    parts = BLANK_LINES.split(piece)
+    out = [html.escape(parts[0], quote=False)]
+    for gap, after in zip(parts[1::2], parts[2::2]):
+        out.append(f'</div><span class="pie-nl">{gap}</span><div class="pie-par">{html.escape(after, quote=False)}')
     return "".join(out)
 
 
