@@ -86,3 +86,21 @@ def test_html_figures_equal_the_json_report(tmp_path, capsys):
     links = [unquote(n.attrs["href"][1:]) for n in root.iter() if n.tag == "a" and n.parent.tag == "li"]
     worst = [w["doc"] for w in report["errors"]["worst_documents"]]
     assert links == [f"d-{d}" for d in worst] and set(links) <= anchors
+
+
+def test_viewer_marks_the_errors_the_report_counts(tmp_path, capsys):
+    gold = CORPUS / "test.jsonl"
+    pred = tmp_path / "pred.jsonl"
+    write_documents(pred, perturbed(read_documents(gold)))
+    out_json, page = tmp_path / "report.json", tmp_path / "page.html"
+    assert main(["evaluate", "--gold", str(gold), "--pred", str(pred), "--bootstrap", "0", "--out", str(out_json)]) == 0
+    # 1: the perturbation breaks a few relation labels, which show reports; the page is written all the same
+    assert main(["show", str(pred), "--gold", str(gold), "--out", str(page)]) in (0, 1)
+    capsys.readouterr()
+    counts = json.loads(out_json.read_text("utf-8"))["errors"]["counts"]
+    marked = {"spurious": 0, "miss": 0}
+    for section in doc_sections(parse(page.read_text("utf-8"))):
+        for kind in marked:
+            marked[kind] += len({n.attrs["data-s"] for n in section.iter() if f"k-{kind}" in n.classes()})
+    assert marked == {"spurious": counts["spurious"], "miss": counts["miss"]}
+    assert marked["spurious"] > 0 and marked["miss"] > 0
