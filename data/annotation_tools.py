@@ -7,6 +7,7 @@ from pathlib import Path
 
 from persian_ie.data.document import Document
 from persian_ie.data.inline import parse_inline
+from persian_ie.data.readers import farsnews_meta
 from persian_ie.data.schema import LabelSchema
 from persian_ie.data.validate import document_problems
 from persian_ie.errors import InlineMarkupError
@@ -56,8 +57,7 @@ def article_meta(doc_id: str, articles: dict) -> dict:
     """Source metadata (with the attribution link) of a corpus document."""
     if doc_id.startswith("shabestan-"):
         return {"source": "shabestan", "news_code": doc_id.split("-", 1)[1]}
-    art = articles.get(doc_id, {})
-    return {k: v for k, v in {"source": "farsnews", "url": art.get("link"), "category": art.get("cat")}.items() if v}
+    return farsnews_meta(articles.get(doc_id, {}))
 
 
 def choose_sources(ann_root: Path, order=("adjudicated", "pass_a")) -> dict[str, Path]:

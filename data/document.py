@@ -7,9 +7,14 @@ millions of documents is never loaded whole. Malformed lines are yielded as
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import json
+import math
+import os
+import stat
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -139,9 +144,15 @@ def sha1_text(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+MAX_LINE_BYTES = 8_000_000  # a 1,000,000-character text, \u-escaped, fits; a 1 GB "line" never enters memory
+MAX_INT_DIGITS = 1000  # longer integers are rejected while parsing (a 5,000-digit "id" is an attack, not data)
+_DRAIN = 1 << 20
+
+
 @dataclass
 class LineError:
-    """A line that could not be read as a document."""
+    """A line that could not be read as a document. ``line`` 0 means the
+    whole file (it could not be opened or read at all)."""
 
     path: str
     line: int
@@ -155,34 +166,141 @@ class DocRecord:
     doc: Document
 
 
+def open_regular(path: str | Path, max_bytes: int | None = None):
+    """Open ``path`` for reading bytes if it is a regular file (after links).
+
+    A FIFO would block forever and ``/dev/zero`` never ends, so anything but
+    a regular file is refused; a dangling link or a link loop is an
+    ``OSError`` with the path in it. ``max_bytes`` refuses larger files.
+    """
+    path = Path(path)
+    st = os.stat(path)  # follows links: ELOOP / ENOENT name the path
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "a directory, not a file", str(path))
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file (a FIFO, socket or device); only regular files are read", str(path))
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise OSError(errno.EFBIG, f"file of {st.st_size:,} bytes exceeds the {max_bytes:,}-byte limit", str(path))
+    return open(path, "rb")
+
+
 def open_binary(path: str | Path):
-    """Open a ``.gz`` or plain file for reading bytes (decoded per line later)."""
-    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+    """Open a regular ``.gz`` or plain file for reading bytes (decoded per line later)."""
+    raw = open_regular(path)
+    return gzip.GzipFile(fileobj=raw, mode="rb") if str(path).endswith(".gz") else raw
 
 
-def iter_json_lines(path: str | Path) -> Iterator[tuple[int, Any] | LineError]:
+def os_reason(exc: OSError) -> str:
+    """A short reason for a file that cannot be read, without the traceback."""
+    return exc.strerror or str(exc)
+
+
+def iter_lines(path: str | Path, start: int = 0, end: int | None = None, first_line: int = 1,
+               max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes] | LineError]:
+    """Yield ``(line_number, raw_bytes)`` per line of a regular (``.gz``) file,
+    or a ``LineError``; never raises for bad content.
+
+    Reads are bounded: a line longer than ``max_line_bytes`` (after gzip
+    expansion) is skipped in 1 MiB pieces and reported, so memory stays
+    bounded whatever the file holds. A truncated or non-gzip ``.gz`` is
+    reported with its file name after the lines read before the damage.
+    ``start``/``end`` restrict reading to the lines that start in that byte
+    range of a plain file (the Ray engine's shards; ``first_line`` is the
+    number of the line at ``start``). A BOM at the start of the file is dropped.
+    """
+    number = first_line - 1
+    try:
+        with open_binary(path) as fh:
+            if start:
+                fh.seek(start)
+            while end is None or fh.tell() < end:
+                raw = fh.readline(max_line_bytes + 1)
+                if not raw:
+                    return
+                number += 1
+                if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                    skipped = _drain_line(fh) + len(raw)
+                    yield LineError(str(path), number, f"line of more than {max_line_bytes:,} bytes ({skipped:,} read) exceeds the limit")
+                    continue
+                if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                yield number, raw
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        reason = os_reason(exc) if isinstance(exc, OSError) and exc.strerror else _gzip_reason(exc)
+        yield LineError(str(path), 0 if number < first_line else number + 1, f"cannot read {path}: {reason}")
+
+
+def _drain_line(fh) -> int:
+    n = 0
+    while True:
+        piece = fh.readline(_DRAIN)
+        n += len(piece)
+        if not piece or piece.endswith(b"\n"):
+            return n
+
+
+def _gzip_reason(exc) -> str:
+    if isinstance(exc, EOFError):
+        return "truncated gzip file (it ends before the end-of-stream marker); the lines before the damage were read"
+    return f"not a valid gzip file ({exc})"
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits) > MAX_INT_DIGITS:
+        raise ValueError(f"a number of {len(digits):,} digits (more than {MAX_INT_DIGITS:,})")
+    return int(digits)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]}... overflows to infinity")
+    return value
+
+
+def loads_strict(line: str) -> Any:
+    """``json.loads`` that rejects NaN/Infinity, huge integers and
+    overflowing floats (ValueError) and deep nesting (RecursionError)."""
+    return json.loads(line, parse_constant=_reject_constant, parse_int=_bounded_int, parse_float=_finite_float)
+
+
+def parse_json_line(path: str, number: int, raw: bytes) -> Any | LineError:
+    """Decode one line to an object, or a ``LineError`` saying why not."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return LineError(str(path), number, f"not valid UTF-8 (byte {exc.start}): {raw[:60]!r}")
+    try:
+        return loads_strict(line)
+    except json.JSONDecodeError as exc:
+        return LineError(str(path), number, f"malformed JSON ({exc.msg} at column {exc.colno}): {line[:60]!r}")
+    except RecursionError:
+        return LineError(str(path), number, "malformed JSON (nested too deeply)")
+    except ValueError as exc:  # NaN, a huge integer, an overflowing float
+        return LineError(str(path), number, f"malformed JSON ({exc})")
+
+
+def iter_json_lines(path: str | Path, **ranges) -> Iterator[tuple[int, Any] | LineError]:
     """Yield ``(line_number, parsed_object)`` or a ``LineError`` per non-blank line.
 
-    Bytes are decoded per line, so one non-UTF-8 line is reported by number
-    and the rest of the file is still read. A BOM at the start and CRLF line
-    ends are accepted.
+    The one JSONL reader of the project (corpora, predictions, batch
+    inputs). Bytes are decoded per line, so one non-UTF-8 line is reported
+    by number and the rest of the file is still read. A BOM at the start and
+    CRLF line ends are accepted; reads are bounded (see ``iter_lines``).
     """
-    with open_binary(path) as fh:
-        for number, raw in enumerate(fh, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield LineError(str(path), number, f"not valid UTF-8 (byte {exc.start}): {raw[:60]!r}")
-                continue
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield LineError(str(path), number, f"malformed JSON ({exc.msg} at column {exc.colno}): {line[:60]!r}")
+    for item in iter_lines(path, **ranges):
+        if isinstance(item, LineError):
+            yield item
+            continue
+        number, raw = item
+        if not raw.strip():
+            continue
+        parsed = parse_json_line(str(path), number, raw)
+        yield parsed if isinstance(parsed, LineError) else (number, parsed)
 
 
 def iter_documents(path: str | Path) -> Iterator[DocRecord | LineError]:
@@ -227,11 +345,13 @@ def write_documents(path: str | Path, docs, include_text: bool = True) -> int:
     return n
 
 
-def dumps_document(doc: Document, include_text: bool = True) -> str:
-    return json.dumps(doc.to_dict(include_text), ensure_ascii=False)
+def dumps_document(doc: Document, include_text: bool = True, allow_nan: bool = True) -> str:
+    """One JSON line; ``allow_nan=False`` raises ``ValueError`` instead of writing bare NaN (invalid JSON)."""
+    return json.dumps(doc.to_dict(include_text), ensure_ascii=False, allow_nan=allow_nan)
 
 
 __all__ = [
     "Span", "Relation", "Document", "LineError", "DocRecord", "iter_json_lines", "iter_documents",
     "read_documents", "write_documents", "dumps_document", "sha1_text", "open_binary", "number_spans",
+    "iter_lines", "open_regular", "loads_strict", "parse_json_line", "MAX_LINE_BYTES",
 ]

@@ -16,13 +16,12 @@ silently.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from persian_ie.data.document import Document, Span
+from persian_ie.data.document import Document, LineError, Span, iter_json_lines
 from persian_ie.data.tokenize import is_bad_edge_char
 from persian_ie.errors import InputError
 
@@ -139,24 +138,49 @@ def read_conll(path, label_map=None, id_prefix=None, stats=None):
     return read_tagged(path, "conll", label_map, id_prefix, stats)
 
 
+FARSNEWS_PARTS = ("title", "abstract", "paragraphs")
+
+
+def is_farsnews(obj: dict) -> bool:
+    """Whether a JSON object has the Fars News article layout."""
+    return set(FARSNEWS_PARTS) <= obj.keys()
+
+
 def farsnews_text(article: dict) -> str:
-    return "\n".join([article["title"], article["abstract"], *article["paragraphs"]])
+    """Title, abstract and paragraphs joined by newlines; a ``null`` part is
+    left out. Any other non-string part raises ``InputError`` naming it."""
+    paragraphs = article.get("paragraphs")
+    if paragraphs is None:
+        paragraphs = []
+    if not isinstance(paragraphs, list):
+        raise InputError(f"Fars News field 'paragraphs' must be a list of strings, got {type(paragraphs).__name__}")
+    parts = [article.get("title"), article.get("abstract"), *paragraphs]
+    for name, part in zip(["title", "abstract"] + [f"paragraphs[{i}]" for i in range(len(paragraphs))], parts):
+        if part is not None and not isinstance(part, str):
+            raise InputError(f"Fars News field {name!r} must be a string, got {type(part).__name__}")
+    return "\n".join(p for p in parts if p is not None)
+
+
+def farsnews_meta(article: dict) -> dict:
+    """The one Fars News metadata mapping: ``link`` -> ``url`` (the
+    attribution link), ``cat`` -> ``category``; empty values left out."""
+    meta = {"source": "farsnews", "url": article.get("link"), "category": article.get("cat")}
+    return {k: v for k, v in meta.items() if v}
 
 
 def farsnews_document(article: dict) -> Document:
-    meta = {"source": "farsnews", "url": article.get("link"), "category": article.get("cat")}
-    return Document(article["id"], farsnews_text(article), [], [], {k: v for k, v in meta.items() if v})
+    return Document(article["id"], farsnews_text(article), [], [], farsnews_meta(article))
 
 
 def read_farsnews(path) -> Iterator[Document]:
-    with open(path, encoding="utf-8-sig") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield farsnews_document(json.loads(line))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise InputError(f"{path}:{number}: not a Fars News article ({exc})") from exc
+    for item in iter_json_lines(path):
+        if isinstance(item, LineError):
+            raise InputError(f"{item.path}:{item.line}: {item.reason}")
+        number, article = item
+        try:
+            yield farsnews_document(article)
+        except (KeyError, TypeError, InputError) as exc:
+            raise InputError(f"{path}:{number}: not a Fars News article ({exc})") from exc
 
 
 def read_text_files(paths) -> Iterator[Document]:

@@ -3,11 +3,18 @@
 Records are read in a fixed order and processed in chunks. After each chunk
 the output lines and the error lines are appended and flushed to disk, and
 only then a line is appended to the ledger ``OUT.ledger`` holding the chunk's
-record keys (``file#position``) and the byte sizes of the output and error
-files. ``--resume`` reads the ledger, truncates both files back to the last
-committed sizes (dropping a half-written chunk), and skips exactly the
-committed keys. So after any crash or ``kill -9`` the final output holds each
-input document once, whatever the ids look like.
+record keys (``resolved file#position``) and the byte sizes of the output
+and error files. The ledger starts with the run's identity (inputs with
+their file identity, model weights hash, options; see ``run_state``).
+
+``--resume`` checks that identity (a different input list, a changed input
+file, another model or other options are refused, naming the difference),
+checks that the output and errors files are at least as long as committed
+(a truncated or deleted output is refused, never padded), truncates both
+back to the last committed sizes (dropping a half-written chunk) and skips
+exactly the committed keys. So after any crash or ``kill -9`` the final
+output holds each input document once, whatever the ids look like. The
+whole run holds an OS lock on ``OUT.lock``; a second run is refused.
 
 Preprocessing (reading, normalization, tokenization, windowing) runs in a
 background thread while the model works on the previous chunk.
@@ -24,7 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from persian_ie.data.document import Document, dumps_document
+from persian_ie.errors import LedgerError, OutputWriteError
 from persian_ie.inference.inputs import BadRecord, FieldConfig, InputRecord, count_records, iter_inputs
+from persian_ie.inference.run_state import Ledger, OutputLock, check_output_paths, check_same_run, model_identity, run_identity
 
 
 @dataclass
@@ -35,50 +44,59 @@ class RunSummary:
     tokens: int = 0
     seconds: float = 0.0
     error_reasons: dict = field(default_factory=dict)
+    duplicate_ids: int = 0  # records whose id an earlier record had (all are kept, keyed by file and line)
+    first_duplicate: str | None = None
 
     def line(self) -> str:
         rate = self.documents / self.seconds if self.seconds else 0.0
         tok_rate = self.tokens / self.seconds if self.seconds else 0.0
-        return (f"{self.documents} documents written, {self.errors} bad records (see errors file), "
+        text = (f"{self.documents} documents written, {self.errors} bad records (see errors file), "
                 f"{self.skipped_done} already done; {self.seconds:.1f}s, {rate:.1f} docs/s, {tok_rate:,.0f} tokens/s")
+        if self.duplicate_ids:
+            text += (f"\nwarning: {self.duplicate_ids} records repeat an earlier record's id (first: {self.first_duplicate}); "
+                     f"all were predicted, each output line names its input file and record")
+        return text
+
+    def add_error(self, reason: str) -> None:
+        self.errors += 1
+        kind = reason.split(":")[0].split(" (")[0]
+        self.error_reasons[kind] = self.error_reasons.get(kind, 0) + 1
 
 
-class Ledger:
-    def __init__(self, out: Path):
-        self.path = out.with_name(out.name + ".ledger")
+class _IdWatch:
+    """Counts records that repeat an earlier id (hashes only, to bound memory)."""
 
-    def read(self) -> tuple[set[str], int, int]:
-        done, out_bytes, err_bytes = set(), 0, 0
-        if not self.path.exists():
-            return done, out_bytes, err_bytes
-        with open(self.path, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    break  # a torn last line: that chunk was not committed
-                done.update(entry["keys"])
-                out_bytes, err_bytes = entry["out_bytes"], entry["err_bytes"]
-        return done, out_bytes, err_bytes
+    def __init__(self, summary: RunSummary):
+        self.seen: set[int] = set()
+        self.summary = summary
 
-    def commit(self, keys: list[str], out_bytes: int, err_bytes: int) -> None:
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"keys": keys, "out_bytes": out_bytes, "err_bytes": err_bytes}) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+    def see(self, rec) -> None:
+        if isinstance(rec, InputRecord):
+            h = hash(rec.id)
+            if h in self.seen:
+                self.summary.duplicate_ids += 1
+                self.summary.first_duplicate = self.summary.first_duplicate or f"{rec.id!r} at {rec.source}:{rec.position}"
+            self.seen.add(h)
 
 
-def _append(fh, lines: list[str]) -> int:
-    if lines:
-        fh.write("".join(lines).encode("utf-8"))
-    fh.flush()
-    os.fsync(fh.fileno())
+def _append(fh, lines: list[bytes]) -> int:
+    try:
+        data = b"".join(lines)
+        written = 0
+        while written < len(data):  # an unbuffered write may be partial
+            written += fh.write(data[written:])
+        fh.flush()
+        os.fsync(fh.fileno())
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write {fh.name}: {exc.strerror or exc}; everything up to the last committed chunk "
+                               f"is kept: free space and rerun with --resume") from None
     return fh.tell()
 
 
 def _chunks(records, size: int, done: set[str], summary: RunSummary):
-    chunk = []
+    chunk, ids = [], _IdWatch(summary)
     for rec in records:
+        ids.see(rec)
         if rec.key in done:
             summary.skipped_done += 1
             continue
@@ -90,6 +108,19 @@ def _chunks(records, size: int, done: set[str], summary: RunSummary):
         yield chunk
 
 
+def _prepare_chunk(predictor, chunk) -> tuple[list, list]:
+    """Preprocess a chunk; a record that fails preprocessing becomes a ``BadRecord``."""
+    records, prepared = [], []
+    for rec in chunk:
+        if isinstance(rec, InputRecord):
+            try:
+                prepared.append(predictor.prepare(Document(rec.id, rec.text, meta=rec.meta)))
+            except (ValueError, TypeError, IndexError, RecursionError, UnicodeError) as exc:
+                rec = BadRecord(rec.source, rec.position, f"preprocessing failed: {type(exc).__name__}: {str(exc)[:120]}", rec.file_key)
+        records.append(rec)
+    return records, prepared
+
+
 def _prefetch(iterator, predictor, depth: int = 2):
     """Run reading + preprocessing of the next chunks in a background thread."""
     q: queue.Queue = queue.Queue(maxsize=depth)
@@ -98,9 +129,7 @@ def _prefetch(iterator, predictor, depth: int = 2):
     def work():
         try:
             for chunk in iterator:
-                good = [r for r in chunk if isinstance(r, InputRecord)]
-                prepared = [predictor.prepare(Document(r.id, r.text, meta=r.meta)) for r in good]
-                q.put((chunk, prepared))
+                q.put(_prepare_chunk(predictor, chunk))
         except BaseException as exc:  # surfaced in the consumer
             q.put(exc)
         q.put(sentinel)
@@ -115,28 +144,81 @@ def _prefetch(iterator, predictor, depth: int = 2):
         yield item
 
 
+def _committed_size(path: Path, committed: int, ledger: Ledger) -> None:
+    """Refuse to resume onto an output shorter than the ledger committed
+    (truncating it up would pad NULs and lose those documents)."""
+    size = path.stat().st_size if path.exists() else None
+    if size is None or size < committed:
+        found = "is missing" if size is None else f"has {size:,} bytes"
+        raise LedgerError(f"{path} {found} but {ledger.path} committed {committed:,} bytes: the file was truncated, "
+                          f"deleted or replaced after the run. Nothing was changed; rerun without --resume to start over")
+    if committed:
+        with open(path, "rb") as fh:
+            fh.seek(committed - 1)
+            if fh.read(1) != b"\n":
+                raise LedgerError(f"{path}: the committed part does not end with a newline at byte {committed:,}; "
+                                  f"the file was changed after the run. Rerun without --resume to start over")
+
+
+def _open_run(inputs, out: Path, errors: Path, ledger: Ledger, resume: bool, identity: dict) -> tuple[set[str], int, int]:
+    """Start a fresh ledger, or check the one being resumed; the committed keys and sizes."""
+    if resume and ledger.path.exists():
+        saved, done, out_bytes, err_bytes = ledger.read()
+        check_same_run(ledger.path, saved, identity)
+        _committed_size(out, out_bytes, ledger)
+        _committed_size(errors, err_bytes, ledger)
+        return done, out_bytes, err_bytes
+    if resume and out.exists() and out.stat().st_size:
+        raise LedgerError(f"--resume: {ledger.path} is missing, so {out} was not written by a resumable run "
+                          f"(or its ledger was deleted); nothing was changed. Rerun without --resume to start over")
+    for path in (out, errors):
+        path.unlink(missing_ok=True)
+    ledger.start(identity)
+    return set(), 0, 0
+
+
+def resolve_device(device: str | None, precision: str = "bf16"):
+    """``(device, torch dtype or None)``: CUDA when present unless ``device``
+    says otherwise; ``precision`` applies on GPU only (CPU stays fp32)."""
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision] if device != "cpu" else None
+    return device, dtype
+
+
 def run_prediction(predictor, inputs: list[str], out: Path, errors: Path | None = None, resume: bool = False,
                    fields: FieldConfig | None = None, include_text: bool = True, chunk_size: int = 256,
-                   batch_tokens: int = 8192, progress: bool = True) -> RunSummary:
-    from tqdm.auto import tqdm
-
+                   batch_tokens: int = 8192, progress: bool = True, model_dir=None) -> RunSummary:
+    """Predict every record of ``inputs`` into ``out`` (see the module doc).
+    ``model_dir`` names the model for the ledger (default: the predictor's name, if a directory)."""
     out = Path(out)
     errors = Path(errors) if errors else out.with_name(out.name + ".errors.jsonl")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    fields = fields or FieldConfig()
     ledger = Ledger(out)
-    if not resume:
-        for path in (out, errors, ledger.path):
-            path.unlink(missing_ok=True)
-    done, out_bytes, err_bytes = ledger.read()
+    check_output_paths(inputs, {"--out": out, "--errors": errors, "the ledger": ledger.path, "the lock": out.with_name(out.name + ".lock")})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    name = getattr(predictor, "model_name", None)
+    model = model_identity(model_dir or name, name)
+    identity = run_identity(inputs, model, {"fields": fields.__dict__ | {"meta_fields": list(fields.meta_fields)}, "include_text": include_text})
+    with OutputLock(out):
+        done, out_bytes, err_bytes = _open_run(inputs, out, errors, ledger, resume, identity)
+        return _run(predictor, inputs, out, errors, ledger, done, (out_bytes, err_bytes), fields, include_text, chunk_size, batch_tokens, progress)
+
+
+def _run(predictor, inputs, out, errors, ledger, done, sizes, fields, include_text, chunk_size, batch_tokens, progress) -> RunSummary:
+    from tqdm.auto import tqdm
+
     summary = RunSummary()
     started = time.time()
     total = count_records(inputs) if progress else None
     bar = tqdm(desc="predict", unit="doc", total=total, initial=len(done) if total else 0, disable=not progress)
-    with open(out, "ab+") as out_fh, open(errors, "ab+") as err_fh:
-        out_fh.truncate(out_bytes)
-        err_fh.truncate(err_bytes)
-        out_fh.seek(out_bytes)
-        err_fh.seek(err_bytes)
+    # unbuffered: a failed write (disk full) fails in _append, not again when the file closes
+    with open(out, "r+b" if out.exists() else "w+b", buffering=0) as out_fh, \
+            open(errors, "r+b" if errors.exists() else "w+b", buffering=0) as err_fh:
+        for fh, size in zip((out_fh, err_fh), sizes):  # sizes were checked: this only drops an uncommitted tail
+            fh.truncate(size)
+            fh.seek(size)
         records = iter_inputs(inputs, fields)
         for chunk, prepared in _prefetch(_chunks(records, chunk_size, done, summary), predictor):
             out_lines, err_lines = process_chunk(predictor, chunk, prepared, include_text, batch_tokens, summary)
@@ -150,22 +232,35 @@ def run_prediction(predictor, inputs: list[str], out: Path, errors: Path | None 
     return summary
 
 
-def process_chunk(predictor, chunk, prepared, include_text, batch_tokens, summary):
+def error_line(rec: BadRecord) -> bytes:
+    return (json.dumps({"file": rec.source, "line": rec.position, "reason": rec.reason}, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _output_line(predictor, rec: InputRecord, prep, window_probs, include_text: bool) -> bytes | BadRecord:
+    """One document's output line, or why it cannot be written (never invalid JSON)."""
+    try:
+        doc = predictor.postprocess(prep, window_probs)
+        doc.extra["input"] = {"file": rec.source, "record": rec.position}
+        return (dumps_document(doc, include_text, allow_nan=False) + "\n").encode("utf-8")
+    except (ValueError, TypeError, IndexError, RecursionError, UnicodeError) as exc:
+        return BadRecord(rec.source, rec.position, f"output cannot be built: {type(exc).__name__}: {str(exc)[:120]}", rec.file_key)
+
+
+def process_chunk(predictor, chunk, prepared, include_text, batch_tokens, summary) -> tuple[list[bytes], list[bytes]]:
+    """Predict the good records of a chunk; output and error lines in input order."""
     good = [r for r in chunk if isinstance(r, InputRecord)]
     probs = predictor.forward(prepared, batch_tokens)
     by_key = {}
     for rec, prep, wp in zip(good, prepared, probs):
-        doc = predictor.postprocess(prep, wp)
-        doc.extra["input"] = {"file": rec.source, "record": rec.position}
-        by_key[rec.key] = dumps_document(doc, include_text) + "\n"
+        by_key[rec.key] = _output_line(predictor, rec, prep, wp, include_text)
         summary.tokens += sum(len(ids) for ids, _ in prep.inputs)
     out_lines, err_lines = [], []
     for rec in chunk:  # input order, so the output is deterministic
-        if isinstance(rec, BadRecord):
-            err_lines.append(json.dumps({"file": rec.source, "line": rec.position, "reason": rec.reason}, ensure_ascii=False) + "\n")
-            summary.errors += 1
-            summary.error_reasons[rec.reason.split(":")[0]] = summary.error_reasons.get(rec.reason.split(":")[0], 0) + 1
+        line = by_key.get(rec.key, rec)
+        if isinstance(line, BadRecord):
+            err_lines.append(error_line(line))
+            summary.add_error(line.reason)
         else:
-            out_lines.append(by_key[rec.key])
+            out_lines.append(line)
             summary.documents += 1
     return out_lines, err_lines

@@ -106,6 +106,15 @@ def gold_without_annotations(docs):
     return [Document(d.id, d.text, meta=d.meta) for d in docs]
 
 
+def _checked_text(text: str) -> str:
+    """``--text`` as Python got it: bytes that are not UTF-8 arrive as lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(f"--text is not valid UTF-8 (bad byte at character {exc.start}); pass UTF-8 text or a file") from None
+    return text
+
+
 def predict_cli(args) -> int:
     from persian_ie.inference.inputs import FieldConfig
 
@@ -113,28 +122,31 @@ def predict_cli(args) -> int:
     if args.text is not None:
         from persian_ie.models.predictor import Predictor
 
-        doc = Predictor.from_pretrained(args.model).predict_texts([args.text])[0]
+        text = _checked_text(args.text)
+        doc = Predictor.from_pretrained(args.model).predict_texts([text])[0]
         print(json.dumps(doc.to_dict(), ensure_ascii=False, indent=1) if args.json else format_facts(doc))
         return 0
     if not args.inputs or not args.out:
         raise InputError("predict needs INPUT... and --out (or --text)")
     if args.engine == "ray":
-        from persian_ie.inference.ray_engine import run_prediction_ray
+        from persian_ie.inference.ray_engine import RayOptions, run_prediction_ray
 
-        result = run_prediction_ray(args.model, args.inputs, Path(args.out), args.errors, args.resume, fields, not args.no_text,
-                                    args.shard_size, args.batch_tokens, args.ray_address, args.actors, args.gpus_per_actor)
-        print(json.dumps(result))
+        options = RayOptions(errors=args.errors, resume=args.resume, fields=fields, include_text=not args.no_text,
+                             shard_size=args.shard_size, batch_tokens=args.batch_tokens, address=args.ray_address,
+                             num_actors=args.actors, gpus_per_actor=args.gpus_per_actor, device=args.device, precision=args.precision)
+        print(json.dumps(run_prediction_ray(args.model, args.inputs, Path(args.out), options)))
         return 0
-    import torch
-
-    from persian_ie.inference.runner import run_prediction
+    from persian_ie.inference.run_state import check_output_paths
+    from persian_ie.inference.runner import resolve_device, run_prediction
     from persian_ie.models.predictor import Predictor
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision] if device != "cpu" else None
+    out = Path(args.out)
+    errors = Path(args.errors) if args.errors else out.with_name(out.name + ".errors.jsonl")
+    check_output_paths(args.inputs, {"--out": out, "--errors": errors})  # before the model loads: fail fast
+    device, dtype = resolve_device(args.device, args.precision)
     predictor = Predictor.from_pretrained(args.model, device=device, dtype=dtype)
-    summary = run_prediction(predictor, args.inputs, Path(args.out), args.errors, args.resume, fields, not args.no_text,
-                             args.chunk_size, args.batch_tokens, progress=not args.no_progress)
+    summary = run_prediction(predictor, args.inputs, out, errors, args.resume, fields, not args.no_text,
+                             args.chunk_size, args.batch_tokens, progress=not args.no_progress, model_dir=args.model)
     print(summary.line(), file=sys.stderr)
     return 0
 

@@ -47,3 +47,33 @@ class EvaluationError(PersianIEError):
 
 class InputError(PersianIEError):
     code = "E501"
+
+
+class OutputPathError(PersianIEError):
+    """An output path that would overwrite an input or the other output."""
+
+    code = "E503"
+
+
+class OutputLockedError(PersianIEError):
+    """Another run holds the output's lock."""
+
+    code = "E504"
+
+
+class LedgerError(PersianIEError):
+    """A resume ledger that is corrupt, or does not match its output files."""
+
+    code = "E505"
+
+
+class ResumeMismatchError(PersianIEError):
+    """``--resume`` with other inputs, model, fields or shard plan than the run it continues."""
+
+    code = "E506"
+
+
+class OutputWriteError(PersianIEError):
+    """Writing an output file failed (disk full, permissions)."""
+
+    code = "E507"

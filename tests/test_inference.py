@@ -100,14 +100,14 @@ def test_float32_results_do_not_depend_on_batch_size(predictor, corpus_docs):
 def test_bad_records_go_to_the_errors_file(tmp_path, predictor):
     src = tmp_path / "in.jsonl"
     lines = [json.dumps({"id": "ok1", "text": "شهردار مشهد"}), "{broken", json.dumps({"id": "nt"}), json.dumps({"id": "e", "text": "  "}),
-             json.dumps({"id": "big", "text": "ا" * 5_000_001}), json.dumps({"id": "h", "text": "<div><p>x</p><p>y</p></div>"}), json.dumps({"id": "ok2", "text": "تهران"})]
+             json.dumps({"id": "big", "text": "a" * 1_000_001}), json.dumps({"id": "h", "text": "<div><p>x</p><p>y</p></div>"}), json.dumps({"id": "ok2", "text": "تهران"})]
     src.write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe\n")
     summary = run_prediction(predictor, [str(src)], tmp_path / "out.jsonl", progress=False)
     out = read_documents(tmp_path / "out.jsonl")
     errors = [json.loads(l) for l in (tmp_path / "out.jsonl.errors.jsonl").read_text().splitlines()]
     assert [d.id for d in out] == ["ok1", "ok2"]
     assert [(e["line"], e["reason"].split(":")[0].split(" (")[0]) for e in errors] == [
-        (2, "malformed JSON"), (3, "no 'text' field"), (4, "empty text"), (5, "text of 5,000,001 characters exceeds the 1,000,000 limit"),
+        (2, "malformed JSON"), (3, "no 'text' field"), (4, "empty text"), (5, "text of 1,000,001 characters exceeds the 1,000,000 limit"),
         (6, "text looks like HTML markup; strip the markup first"), (8, "not valid UTF-8")]
     assert summary.documents == 2 and summary.errors == 6
 
@@ -168,11 +168,12 @@ def test_cli_predict_text(tiny_model_dir, capsys):
     assert out["text"] == "شهردار مشهد" and "spans" in out
 
 
-def test_non_utf8_csv_is_an_error_record_not_a_crash(tmp_path):
-    from persian_ie.inference.inputs import BadRecord
+def test_non_utf8_csv_row_is_an_error_record_and_the_other_rows_are_kept(tmp_path):
+    from persian_ie.inference.inputs import BadRecord, InputRecord
 
     path = tmp_path / "bad.csv"
-    path.write_bytes("id,text\na,مشهد\n".encode() + b"b,\xff\xfe\n")
+    path.write_bytes("id,text\na,مشهد\n".encode() + b"b,\xff\xfe\nc,\xd8\xaa\n")
     records = list(iter_inputs([path]))
-    assert len(records) == 1 and isinstance(records[0], BadRecord)
-    assert records[0].position == 3 and "not valid UTF-8" in records[0].reason
+    assert [type(r) for r in records] == [InputRecord, BadRecord, InputRecord]
+    assert [r.position for r in records] == [2, 3, 4]
+    assert "not valid UTF-8" in records[1].reason and records[2].text == "ت"
