@@ -155,6 +155,7 @@ class _CsvFeed:
         self.pushed: list[tuple[int, str]] = []
         self.taken: list[tuple[int, str]] = []
         self.bad: LineError | None = None
+        self.exhausted = False
 
     def __iter__(self):
         return self
@@ -163,7 +164,10 @@ class _CsvFeed:
         if self.pushed:
             number, text = self.pushed.pop(0)
         else:
-            item = next(self.lines)  # StopIteration at the end of the file
+            item = next(self.lines, None)
+            if item is None:
+                self.exhausted = True
+                raise StopIteration
             if isinstance(item, LineError):
                 self.bad = item
                 raise StopIteration
@@ -218,7 +222,7 @@ def _read_csv(path: Path, fields) -> Iterator:
             feed.next_record()
             yield BadRecord(source, bad.line, bad.reason)
             continue
-        if not feed.pushed:
+        if feed.exhausted and not feed.pushed:
             return
 
 
