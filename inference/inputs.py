@@ -290,14 +290,17 @@ def _read_file(path: Path, fields) -> Iterator:
     return _read_txt(path)
 
 
-def iter_file(path, fields: FieldConfig | None = None, **ranges) -> Iterator[InputRecord | BadRecord]:
-    """The records of one file (``ranges``: a byte range of a plain JSONL
-    file, see ``iter_lines``), each carrying the file's resolved key."""
+def iter_file(path, fields: FieldConfig | None = None, display: str | None = None, **ranges) -> Iterator[InputRecord | BadRecord]:
+    """The records of one file, each carrying the file's resolved key.
+    ``display`` is the name the records show (default: ``path``);
+    ``ranges`` restrict a plain JSONL file to a byte range (see ``iter_lines``)."""
     path = Path(path)
     key = resolved(path)
     records = _read_jsonl(path, fields or FieldConfig(), **ranges) if ranges else _read_file(path, fields or FieldConfig())
     for rec in records:
         rec.file_key = key
+        if display is not None:
+            rec.source = display
         yield rec
 
 

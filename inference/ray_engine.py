@@ -1,65 +1,149 @@
-"""Scale-out prediction on Ray Data: the same output, sharded.
+"""Scale-out prediction on Ray Data: the same output as the local engine, sharded.
 
-The driver plans shards: ``(input file, first record, last record)`` ranges
-of ``shard_size`` records. A Ray Dataset of shard descriptors goes through
-``map_batches`` with model-holding actors (``ShardPredictor``: one per GPU
-with ``num_gpus=1``, or CPU actors); each actor reads its shard, predicts
-and writes ``OUT.shards/<shard>.jsonl`` and ``<shard>.errors.jsonl``
-atomically (temp file + rename). When all shards are done the driver
-concatenates them, in shard order, into OUT and its errors file.
+**Plan.** The driver cuts every plain JSONL file into byte ranges of
+``shard_size`` lines with one pass that only counts newlines (no parsing);
+each shard knows its byte range and the number of its first line, so a
+worker seeks straight to its range (no shard re-reads the file before it)
+and records keep the local engine's keys and line numbers. A file that
+cannot be cut by bytes (``.jsonl.gz``, ``.csv``, whose quoted fields may hold
+newlines, ``.parquet``) is one shard; ``.txt`` files are grouped
+``shard_size`` to a shard. The plan is saved as ``OUT.shards/PLAN.json``
+together with the run's identity (inputs with file identity, model weights
+hash, options including ``shard_size``).
 
-Resume works at shard level: with ``resume=True`` shards whose files exist
-are skipped; a shard interrupted mid-way is redone whole (its temp file is
-never renamed), so no record is lost or written twice.
+**Run.** A Ray Dataset of shard descriptors goes through ``map_batches``
+with model-holding actors (``ShardPredictor``; one per GPU with
+``gpus_per_actor=1``, or CPU actors), created with unlimited restarts and
+task retries: a killed worker's shard is redone by a restarted actor. Each
+shard is written to ``OUT.shards/<shard>.jsonl`` and ``<shard>.errors.jsonl``
+atomically (temp file + rename), so a redone shard replaces, never adds.
+When all shards are done the driver concatenates them, in plan order, into
+OUT and its errors file: every record once, in input order.
+
+**Resume.** ``resume=True`` reuses the saved plan only if the run's identity
+is unchanged (another input list, a changed file, another model or another
+``shard_size`` is refused, naming the difference) and skips shards whose
+files exist. The output holds an OS lock for the whole run, as locally.
 
 On a cluster: ``ray start --head`` on one node, ``ray start --address=HEAD:6379``
 on the others, then ``persian-ie predict --engine ray --ray-address HEAD:6379 ...``
-with the model directory and inputs on storage every node can read.
+with the model directory and inputs on storage every node can read (paths
+are resolved on the driver).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from persian_ie.inference.inputs import FieldConfig, iter_inputs
+from persian_ie.errors import LedgerError
+from persian_ie.inference.inputs import FieldConfig, input_files, iter_file, resolved
+from persian_ie.inference.run_state import OutputLock, check_output_paths, check_same_run, model_identity, run_identity
+
+PLAN_VERSION = 1
+_BLOCK = 1 << 20
 
 
-def plan_shards(inputs: list[str], shard_size: int, fields: FieldConfig) -> list[dict]:
-    shards = []
-    for path in inputs:
-        files = sorted(Path(path).glob("*.txt")) if Path(path).is_dir() else [Path(path)]
-        for file in files:
-            n = sum(1 for _ in iter_inputs([str(file)], fields))
-            for first in range(0, n, shard_size):
-                shards.append({"shard": f"{len(shards):06d}", "file": str(file), "first": first, "last": min(n, first + shard_size)})
-    return shards
+@dataclass
+class RayOptions:
+    """Everything ``run_prediction_ray`` needs besides model, inputs and output."""
+
+    errors: str | Path | None = None  # default: OUT.errors.jsonl
+    resume: bool = False
+    fields: FieldConfig | None = None
+    include_text: bool = True
+    shard_size: int = 1000  # lines (or .txt files) per shard
+    batch_tokens: int = 8192
+    address: str | None = None  # Ray cluster address; None: the running or a new local instance
+    num_actors: int = 1
+    gpus_per_actor: float = 0
+    device: str | None = None  # default: cuda when gpus_per_actor, else cpu
+    precision: str = "bf16"  # on GPU; CPU stays fp32
 
 
+# ---- the plan --------------------------------------------------------------------
+def _line_cuts(path: Path, shard_size: int) -> list[dict]:
+    """Byte ranges of ``shard_size`` lines each, from one newline-counting pass."""
+    cuts, start, first_line, lines, offset = [], 0, 1, 0, 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_BLOCK), b""):
+            at = 0
+            while (nl := block.find(b"\n", at)) >= 0:
+                lines += 1
+                at = nl + 1
+                if lines == shard_size:
+                    cuts.append({"start": start, "end": offset + at, "first_line": first_line})
+                    start, first_line, lines = offset + at, first_line + shard_size, 0
+            offset += len(block)
+    if offset > start:
+        cuts.append({"start": start, "end": offset, "first_line": first_line})
+    return cuts
+
+
+def _byte_shardable(path: Path) -> bool:
+    return path.name.endswith((".jsonl", ".json")) and os.path.isfile(path)  # regular files only (after links)
+
+
+def _whole_file(path: Path) -> bool:
+    return path.name.endswith((".gz", ".csv", ".parquet", ".jsonl", ".json"))
+
+
+def plan_shards(inputs: list[str], shard_size: int) -> list[dict]:
+    """Shards in input order; each is a list of parts ``{"file", "display"}``
+    plus, for a byte range, ``start``/``end``/``first_line``."""
+    shards: list[list[dict]] = []
+    loose: list[dict] = []  # consecutive .txt files, grouped
+    for path in input_files(inputs):
+        part = {"file": resolved(path), "display": str(path)}
+        if not _whole_file(path):  # read as one text document each
+            loose.append(part)
+            if len(loose) == shard_size:
+                shards.append(loose)
+                loose = []
+            continue
+        if loose:
+            shards.append(loose)
+            loose = []
+        if _byte_shardable(path):
+            shards.extend([{**part, **cut}] for cut in _line_cuts(path, shard_size))
+        else:
+            shards.append([part])
+    if loose:
+        shards.append(loose)
+    return [{"shard": f"{n:06d}", "parts": parts} for n, parts in enumerate(shards)]
+
+
+def read_shard(parts: list[dict], fields: FieldConfig):
+    """The records of one shard, read from its byte ranges only."""
+    for part in parts:
+        ranges = {k: part[k] for k in ("start", "end", "first_line") if k in part}
+        yield from iter_file(part["file"], fields, display=part["display"], **ranges)
+
+
+# ---- the actor ------------------------------------------------------------------
 class ShardPredictor:
     """Ray actor: holds one model, predicts whole shards."""
 
-    def __init__(self, model_dir: str, shard_dir: str, fields: dict, include_text: bool, batch_tokens: int, device: str):
+    def __init__(self, model_dir: str, shard_dir: str, fields: dict, include_text: bool, batch_tokens: int,
+                 device: str, precision: str):
+        from persian_ie.inference.runner import resolve_device
         from persian_ie.models.predictor import Predictor
 
-        self.predictor = Predictor.from_pretrained(model_dir, device=device)
+        device, dtype = resolve_device(device, precision)
+        self.predictor = Predictor.from_pretrained(model_dir, device=device, dtype=dtype)
         self.shard_dir = Path(shard_dir)
-        self.fields = FieldConfig(**fields)
+        self.fields = FieldConfig(**{**fields, "meta_fields": tuple(fields["meta_fields"])})
         self.include_text = include_text
         self.batch_tokens = batch_tokens
 
     def __call__(self, batch: dict) -> dict:
-        from persian_ie.inference.runner import RunSummary, process_chunk
-        from persian_ie.data.document import Document
-        from persian_ie.inference.inputs import InputRecord
+        from persian_ie.inference.runner import RunSummary, _prepare_chunk, process_chunk
 
         results = {"shard": [], "documents": [], "errors": []}
-        for shard, file, first, last in zip(batch["shard"], batch["file"], batch["first"], batch["last"]):
-            records = list(itertools.islice(iter_inputs([file], self.fields), int(first), int(last)))
-            good = [r for r in records if isinstance(r, InputRecord)]
-            prepared = [self.predictor.prepare(Document(r.id, r.text, meta=r.meta)) for r in good]
+        for shard, parts in zip(batch["shard"], batch["parts"]):
+            records, prepared = _prepare_chunk(self.predictor, list(read_shard(json.loads(parts), self.fields)))
             summary = RunSummary()
             out_lines, err_lines = process_chunk(self.predictor, records, prepared, self.include_text, self.batch_tokens, summary)
             _atomic_write(self.shard_dir / f"{shard}.errors.jsonl", err_lines)
@@ -70,52 +154,97 @@ class ShardPredictor:
         return results
 
 
-def _atomic_write(path: Path, lines: list[str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.writelines(lines)
+def _atomic_write(path: Path, lines: list[bytes]) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # per process: a retried shard never shares a temp file
+    with open(tmp, "wb") as fh:
+        fh.write(b"".join(lines))
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(path)
 
 
-def run_prediction_ray(model_dir: str, inputs: list[str], out: Path, errors: Path | None = None, resume: bool = False,
-                       fields: FieldConfig | None = None, include_text: bool = True, shard_size: int = 1000,
-                       batch_tokens: int = 8192, address: str | None = None, num_actors: int = 1, gpus_per_actor: float = 0) -> dict:
+# ---- the driver -----------------------------------------------------------------
+def _identity(model_dir, inputs, options: RayOptions, fields: FieldConfig) -> dict:
+    return run_identity(inputs, model_identity(model_dir), {
+        "fields": fields.__dict__ | {"meta_fields": list(fields.meta_fields)}, "include_text": options.include_text,
+        "shard_size": options.shard_size, "engine": "ray"})
+
+
+def _load_or_make_plan(shard_dir: Path, inputs, identity: dict, options: RayOptions) -> list[dict]:
+    plan_file = shard_dir / "PLAN.json"
+    if options.resume and plan_file.exists():
+        try:
+            saved = json.loads(plan_file.read_text("utf-8"))
+            run, shards = saved["run"], saved["shards"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LedgerError(f"{plan_file}: not a readable shard plan ({exc}); rerun without --resume to start over") from None
+        check_same_run(plan_file, run, identity)
+        return shards
+    for f in shard_dir.glob("*"):
+        if f.is_file():
+            f.unlink()
+    shards = plan_shards(inputs, options.shard_size)
+    tmp = plan_file.with_name("PLAN.json.tmp")
+    tmp.write_text(json.dumps({"version": PLAN_VERSION, "run": identity, "shards": shards}), "utf-8")
+    tmp.replace(plan_file)
+    return shards
+
+
+def _run_shards(todo: list[dict], model_dir, shard_dir: Path, fields: FieldConfig, options: RayOptions) -> None:
     import ray
 
-    fields = fields or FieldConfig()
-    out = Path(out)
-    errors = Path(errors) if errors else out.with_name(out.name + ".errors.jsonl")
-    shard_dir = out.with_name(out.name + ".shards")
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        for f in shard_dir.glob("*"):
-            f.unlink()
-    shards = plan_shards(inputs, shard_size, fields)
-    todo = [s for s in shards if not (shard_dir / f"{s['shard']}.jsonl").exists()]
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    if todo:
-        device = "cuda" if gpus_per_actor else "cpu"
-        ds = ray.data.from_items(todo, override_num_blocks=len(todo))
-        done = ds.map_batches(
-            ShardPredictor, batch_size=1, concurrency=num_actors, num_gpus=gpus_per_actor or None,
-            fn_constructor_kwargs={"model_dir": str(Path(model_dir).resolve()), "shard_dir": str(shard_dir.resolve()), "fields": fields.__dict__,
-                                   "include_text": include_text, "batch_tokens": batch_tokens, "device": device},
-        )
-        done.materialize()
-    _concatenate(shards, shard_dir, out, errors)
-    docs = sum(1 for _ in open(out, encoding="utf-8"))
-    errs = sum(1 for _ in open(errors, encoding="utf-8"))
+        ray.init(address=options.address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    rows = [{"shard": s["shard"], "parts": json.dumps(s["parts"])} for s in todo]
+    ds = ray.data.from_items(rows, override_num_blocks=len(rows))
+    done = ds.map_batches(
+        ShardPredictor, batch_size=1, concurrency=options.num_actors, num_gpus=options.gpus_per_actor or None,
+        max_restarts=-1, max_task_retries=-1,  # a killed worker: restart the actor, redo its shard
+        fn_constructor_kwargs={
+            "model_dir": resolved(model_dir), "shard_dir": resolved(shard_dir), "fields": fields.__dict__,
+            "include_text": options.include_text, "batch_tokens": options.batch_tokens,
+            "device": options.device or ("cuda" if options.gpus_per_actor else "cpu"), "precision": options.precision},
+    )
+    done.materialize()
+
+
+def run_prediction_ray(model_dir: str, inputs: list[str], out: Path, options: RayOptions | None = None) -> dict:
+    """Predict ``inputs`` into ``out`` on Ray (see the module doc); a summary dict."""
+    options = options or RayOptions()
+    fields = options.fields or FieldConfig()
+    out = Path(out)
+    errors = Path(options.errors) if options.errors else out.with_name(out.name + ".errors.jsonl")
+    shard_dir = out.with_name(out.name + ".shards")
+    check_output_paths(inputs, {"--out": out, "--errors": errors, "the lock": out.with_name(out.name + ".lock")})
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out):
+        shards = _load_or_make_plan(shard_dir, inputs, _identity(model_dir, inputs, options, fields), options)
+        todo = [s for s in shards if not (shard_dir / f"{s['shard']}.jsonl").exists()]
+        if todo:
+            _run_shards(todo, model_dir, shard_dir, fields, options)
+        _concatenate(shards, shard_dir, out, errors)
+    docs = _count_lines(out)
+    errs = _count_lines(errors)
     return {"shards": len(shards), "shards_run": len(todo), "documents": docs, "errors": errs}
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(block.count(b"\n") for block in iter(lambda: fh.read(_BLOCK), b""))
 
 
 def _concatenate(shards, shard_dir: Path, out: Path, errors: Path) -> None:
     for target, suffix in ((out, ".jsonl"), (errors, ".errors.jsonl")):
         tmp = target.with_name(target.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with open(tmp, "wb") as fh:
             for s in shards:
-                fh.write((shard_dir / f"{s['shard']}{suffix}").read_text("utf-8"))
+                with open(shard_dir / f"{s['shard']}{suffix}", "rb") as part:
+                    for block in iter(lambda: part.read(_BLOCK), b""):
+                        fh.write(block)
+            fh.flush()
+            os.fsync(fh.fileno())
         tmp.replace(target)
     (shard_dir / "COMPLETE").write_text(json.dumps({"shards": len(shards)}))
+
+
+__all__ = ["RayOptions", "run_prediction_ray", "plan_shards", "read_shard", "ShardPredictor"]

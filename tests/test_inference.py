@@ -144,16 +144,16 @@ def test_ray_engine_local_mode_matches_local_engine(tmp_path, tiny_model_dir, pr
     src, texts = _archive(tmp_path, n=12)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x"}\n{"id": "y", "text": "مشهد"}\n', encoding="utf-8")
-    from persian_ie.inference.ray_engine import run_prediction_ray
+    from persian_ie.inference.ray_engine import RayOptions, run_prediction_ray
 
     out = tmp_path / "ray.jsonl"
-    result = run_prediction_ray(str(tiny_model_dir), [str(src), str(bad)], out, shard_size=5, num_actors=1)
+    result = run_prediction_ray(str(tiny_model_dir), [str(src), str(bad)], out, RayOptions(shard_size=5, num_actors=1))
     assert result == {"shards": 4, "shards_run": 4, "documents": 13, "errors": 1}
     run_prediction(predictor, [str(src), str(bad)], tmp_path / "local.jsonl", progress=False)
     strip = lambda d: {k: v for k, v in d.to_dict().items() if k != "model"}
     assert [strip(d) for d in read_documents(out)] == [strip(d) for d in read_documents(tmp_path / "local.jsonl")]
     # resume at shard level: a finished run redoes nothing
-    again = run_prediction_ray(str(tiny_model_dir), [str(src), str(bad)], out, shard_size=5, resume=True)
+    again = run_prediction_ray(str(tiny_model_dir), [str(src), str(bad)], out, RayOptions(shard_size=5, resume=True))
     assert again["shards_run"] == 0 and again["documents"] == 13
     import ray
 
