@@ -181,3 +181,33 @@ def test_predict_text_with_invalid_utf8_is_a_coded_error(tiny_model_dir, capsys)
     assert main(["predict", "--model", str(tiny_model_dir), "--text", text]) == 2
     err = capsys.readouterr().err
     assert "E501" in err and "--text is not valid UTF-8" in err
+
+
+def test_a_record_whose_preprocessing_fails_is_an_error_record(tmp_path, predictor):
+    class Fussy:
+        """The tiny predictor, except that one text breaks preprocessing."""
+
+        model_name = None
+
+        def prepare(self, doc):
+            if "boom" in doc.text:
+                raise ValueError("cannot window this")
+            return predictor.prepare(doc)
+
+        def __getattr__(self, name):
+            return getattr(predictor, name)
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join([GOOD, json.dumps({"id": "b", "text": "boom"}), GOOD.replace('"good"', '"g2"')]) + "\n", "utf-8")
+    out = tmp_path / "out.jsonl"
+    run_prediction(Fussy(), [str(src)], out, progress=False)
+    assert [d.id for d in read_documents(out)] == ["good", "g2"]
+    assert _errors(out) == [{"file": str(src), "line": 2, "reason": "preprocessing failed: ValueError: cannot window this"}]
+
+
+def test_an_oversized_txt_file_is_refused_unread(tmp_path):
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as fh:
+        fh.truncate(5_000_000)  # sparse: costs no disk
+    (rec,) = list(iter_inputs([big]))
+    assert isinstance(rec, BadRecord) and rec.position == 0 and "exceeds the 4,000,000-byte limit" in rec.reason

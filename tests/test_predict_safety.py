@@ -179,3 +179,11 @@ def test_disk_full_names_the_file():
         pytest.skip("no /dev/full")
     with open("/dev/full", "wb", buffering=0) as fh, pytest.raises(OutputWriteError, match="E507.*cannot write /dev/full.*--resume"):
         _append(fh, [b"x" * 100])
+
+
+def test_an_output_hard_linked_to_an_input_is_refused(tmp_path, predictor, tiny_model_dir):
+    src = _jsonl(tmp_path / "in.jsonl")
+    os.link(src, tmp_path / "alias.jsonl")
+    with pytest.raises(OutputPathError, match="is an input"):
+        _run(predictor, [src], tmp_path / "alias.jsonl", tiny_model_dir)
+    assert len(src.read_text("utf-8").splitlines()) == 6
