@@ -27,6 +27,7 @@ from persian_ie.errors import InputError
 
 MAX_CHARS = 1_000_000  # longer texts are rejected (a 5 MB "article" is a scraping error)
 MAX_TXT_BYTES = 4 * MAX_CHARS  # a .txt file is read only up to this size (UTF-8: at most 4 bytes a character)
+LINE_LIMIT = 8_000_000  # bytes of one JSONL/CSV line: a 1,000,000-character text, \u-escaped, fits
 CSV_FIELD_LIMIT = 4 * MAX_CHARS  # csv's own default, 131,072 characters, is below the text limit
 HTML_TAG = re.compile(r"<(?:p|div|span|br|a|script|style|html|body|table|td|tr|img)\b[^>]*>", re.IGNORECASE)
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
@@ -138,7 +139,7 @@ def _from_object(obj, source, position, fields: FieldConfig) -> InputRecord | Ba
 
 
 def _read_jsonl(path: Path, fields, **ranges) -> Iterator:
-    for item in iter_json_lines(path, **ranges):
+    for item in iter_json_lines(path, max_line_bytes=LINE_LIMIT, **ranges):
         if isinstance(item, LineError):
             yield BadRecord(str(path), item.line, item.reason)
         else:
@@ -151,7 +152,7 @@ class _CsvFeed:
     it swallowed read again; a line that cannot be decoded ends the feed."""
 
     def __init__(self, path: Path):
-        self.lines = iter_lines(path)
+        self.lines = iter_lines(path, max_line_bytes=LINE_LIMIT)
         self.pushed: list[tuple[int, str]] = []
         self.taken: list[tuple[int, str]] = []
         self.bad: LineError | None = None
@@ -316,7 +317,7 @@ def count_records(paths) -> int:
     total = 0
     for path in input_files(paths):
         if path.name.endswith(JSONL_SUFFIXES + (".csv",)):
-            lines = sum(1 for item in iter_lines(path) if not isinstance(item, LineError) and item[1].strip())
+            lines = sum(1 for item in iter_lines(path, max_line_bytes=LINE_LIMIT) if not isinstance(item, LineError) and item[1].strip())
             total += max(0, lines - (1 if path.suffix == ".csv" else 0))
         elif path.suffix == ".parquet":
             total += _parquet_rows(path)
