@@ -44,7 +44,10 @@ def check_output_paths(inputs, outputs: dict[str, Path]) -> None:
             if _same_file(path, other):
                 raise OutputPathError(f"{name} and {other_name} are the same file ({path}); give them different paths")
     files = input_files(inputs)
+    folders = [resolved(p) for p in inputs if Path(p).is_dir()]
     for name, path in named:
+        if path.suffix == ".txt" and resolved(path.parent) in folders:  # it would be read as an input once written
+            raise OutputPathError(f"{name} {path} is a .txt file inside the input folder {path.parent}; choose another path")
         for given in list(map(Path, inputs)) + files:
             if _same_file(path, given):
                 raise OutputPathError(f"{name} {path} is an input ({given}); writing it would destroy the input. Choose another path")

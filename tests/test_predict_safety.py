@@ -32,7 +32,7 @@ def _run(predictor, inputs, out, model_dir, **kw):
 
 
 # ---- 1. an output that is an input --------------------------------------------------
-@pytest.mark.parametrize("target", ["out", "errors", "folder-entry"])
+@pytest.mark.parametrize("target", ["out", "errors", "folder-entry", "new-folder-entry"])
 def test_an_output_naming_an_input_is_refused_and_the_input_kept(tmp_path, predictor, tiny_model_dir, target):
     src = _jsonl(tmp_path / "in.jsonl")
     folder = tmp_path / "texts"
@@ -44,8 +44,10 @@ def test_an_output_naming_an_input_is_refused_and_the_input_kept(tmp_path, predi
         out = tmp_path / "sub" / ".." / "in.jsonl"  # the same file, spelled differently
     elif target == "errors":
         errors = src
-    else:
+    elif target == "folder-entry":
         out = folder / "a.txt"
+    else:
+        errors = folder / "errors.txt"  # not there yet, but the folder would list it
     with pytest.raises(OutputPathError, match="E503.*input"):
         run_prediction(predictor, [str(src), str(folder)], out, errors, progress=False, model_dir=tiny_model_dir)
     assert {p: p.read_bytes() for p in before} == before
