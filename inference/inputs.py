@@ -39,6 +39,14 @@ def resolved(path) -> str:
     return os.path.realpath(path)
 
 
+def printable(name: str) -> str:
+    """A file name as valid UTF-8 (undecodable bytes of a name show as ``\\xff``)."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass
 class InputRecord:
     source: str  # input file, as given
@@ -260,7 +268,7 @@ def _read_txt(path: Path) -> Iterator:
     except UnicodeDecodeError as exc:
         yield BadRecord(str(path), 1, f"not valid UTF-8 (byte {exc.start})")
         return
-    yield _check_text(str(path), 1, path.stem, text, {"source": path.name})
+    yield _check_text(str(path), 1, printable(path.stem), text, {"source": printable(path.name)})
 
 
 def folder_entries(path: Path) -> list[Path]:

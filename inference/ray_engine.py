@@ -13,8 +13,8 @@ hash, options including ``shard_size``).
 
 **Run.** A Ray Dataset of shard descriptors goes through ``map_batches``
 with model-holding actors (``ShardPredictor``; one per GPU with
-``gpus_per_actor=1``, or CPU actors), created with unlimited restarts and
-task retries: a killed worker's shard is redone by a restarted actor. Each
+``gpus_per_actor=1``, or CPU actors), which Ray Data restarts without limit
+and whose tasks it retries: a killed worker's shard is redone. Each
 shard is written to ``OUT.shards/<shard>.jsonl`` and ``<shard>.errors.jsonl``
 atomically (temp file + rename), so a redone shard replaces, never adds.
 When all shards are done the driver concatenates them, in plan order, into
@@ -199,7 +199,8 @@ def _run_shards(todo: list[dict], model_dir, shard_dir: Path, fields: FieldConfi
     ds = ray.data.from_items(rows, override_num_blocks=len(rows))
     done = ds.map_batches(
         ShardPredictor, batch_size=1, concurrency=options.num_actors, num_gpus=options.gpus_per_actor or None,
-        max_restarts=-1, max_task_retries=-1,  # a killed worker: restart the actor, redo its shard
+        # Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1: a killed
+        # worker's actor restarts and its shard is redone (the two-node test kills one)
         fn_constructor_kwargs={
             "model_dir": resolved(model_dir), "shard_dir": resolved(shard_dir), "fields": fields.__dict__,
             "include_text": options.include_text, "batch_tokens": options.batch_tokens,

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from persian_ie.data.document import Document, dumps_document
 from persian_ie.errors import LedgerError, OutputWriteError
-from persian_ie.inference.inputs import BadRecord, FieldConfig, InputRecord, count_records, iter_inputs
+from persian_ie.inference.inputs import BadRecord, FieldConfig, InputRecord, count_records, iter_inputs, printable
 from persian_ie.inference.run_state import Ledger, OutputLock, check_output_paths, check_same_run, model_identity, run_identity
 
 
@@ -233,14 +233,14 @@ def _run(predictor, inputs, out, errors, ledger, done, sizes, fields, include_te
 
 
 def error_line(rec: BadRecord) -> bytes:
-    return (json.dumps({"file": rec.source, "line": rec.position, "reason": rec.reason}, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps({"file": printable(rec.source), "line": rec.position, "reason": printable(rec.reason)}, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _output_line(predictor, rec: InputRecord, prep, window_probs, include_text: bool) -> bytes | BadRecord:
     """One document's output line, or why it cannot be written (never invalid JSON)."""
     try:
         doc = predictor.postprocess(prep, window_probs)
-        doc.extra["input"] = {"file": rec.source, "record": rec.position}
+        doc.extra["input"] = {"file": printable(rec.source), "record": rec.position}
         return (dumps_document(doc, include_text, allow_nan=False) + "\n").encode("utf-8")
     except (ValueError, TypeError, IndexError, RecursionError, UnicodeError) as exc:
         return BadRecord(rec.source, rec.position, f"output cannot be built: {type(exc).__name__}: {str(exc)[:120]}", rec.file_key)

@@ -211,3 +211,17 @@ def test_an_oversized_txt_file_is_refused_unread(tmp_path):
         fh.truncate(5_000_000)  # sparse: costs no disk
     (rec,) = list(iter_inputs([big]))
     assert isinstance(rec, BadRecord) and rec.position == 0 and "exceeds the 4,000,000-byte limit" in rec.reason
+
+
+def test_a_file_name_that_is_not_utf8_is_written_as_valid_json(tmp_path, predictor):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    name = os.fsdecode(b"\xff-bad.txt")
+    (folder / name).write_text("وزیر کشور", "utf-8")
+    (folder / "empty.txt").write_text("", "utf-8")
+    os.rename(folder / "empty.txt", folder / os.fsdecode(b"\xfe-empty.txt"))
+    out = tmp_path / "out.jsonl"
+    run_prediction(predictor, [str(folder)], out, progress=False)
+    (doc,) = read_documents(out)
+    assert doc.extra["input"]["file"].endswith("\\xff-bad.txt")
+    assert _errors(out)[0]["file"].endswith("\\xfe-empty.txt")
