@@ -25,6 +25,7 @@ from pathlib import Path
 
 from persian_ie.data.annotation_tools import article_meta, check_ann_file, choose_sources
 from persian_ie.data.document import write_documents
+from persian_ie.data.readers import read_articles
 from persian_ie.data.schema import load_schema
 
 SEED_ID = "shabestan-1730839"
@@ -67,11 +68,7 @@ def window_meta(record: dict, articles: dict) -> dict:
 
 def build(ann_root: Path, articles_path: Path, out_dir: Path) -> dict[str, int]:
     schema = load_schema("default")
-    articles = {}
-    with open(articles_path, encoding="utf-8") as fh:
-        for line in fh:
-            art = json.loads(line)
-            articles[art["id"]] = art
+    articles = {art["id"]: art for art in read_articles(articles_path)}
     pinned = json.loads((ann_root / "splits.json").read_text("utf-8"))
     windows_file = ann_root / "windows.json"
     windows = {w["id"]: w for w in json.loads(windows_file.read_text("utf-8"))["windows"]} if windows_file.exists() else {}

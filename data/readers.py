@@ -172,15 +172,21 @@ def farsnews_document(article: dict) -> Document:
     return Document(article["id"], farsnews_text(article), [], [], farsnews_meta(article))
 
 
-def read_farsnews(path) -> Iterator[Document]:
+def read_articles(path) -> Iterator[dict]:
+    """The raw article objects of a Fars News JSONL file (the project's one
+    JSONL reader, bounded); a bad line raises ``InputError`` naming it."""
     for item in iter_json_lines(path):
         if isinstance(item, LineError):
             raise InputError(f"{item.path}:{item.line}: {item.reason}")
-        number, article = item
+        yield item[1]
+
+
+def read_farsnews(path) -> Iterator[Document]:
+    for number, article in enumerate(read_articles(path), start=1):
         try:
             yield farsnews_document(article)
         except (KeyError, TypeError, InputError) as exc:
-            raise InputError(f"{path}:{number}: not a Fars News article ({exc})") from exc
+            raise InputError(f"{path}: article {number}: not a Fars News article ({exc})") from exc
 
 
 def read_text_files(paths) -> Iterator[Document]:

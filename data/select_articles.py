@@ -21,7 +21,7 @@ import random
 import re
 import sys
 
-from persian_ie.data.readers import farsnews_text
+from persian_ie.data.readers import farsnews_text, read_articles
 
 TRIGGER = re.compile(r"پيشنهاد|پیشنهاد|درخواست|خواستار|اعلام آمادگي|اعلام آمادگی|تقاضا")
 PREFERRED = {"province", "politics", "world", "social", "foreign-policy", "regional-offices", "tehran"}
@@ -63,8 +63,7 @@ def main(argv=None) -> int:
     parser.add_argument("--articles", default="../shared/corpora/farsnews/articles.jsonl")
     parser.add_argument("--check", help="compare with a selection.json")
     args = parser.parse_args(argv)
-    with open(args.articles, encoding="utf-8") as fh:
-        articles = [json.loads(line) for line in fh]
+    articles = list(read_articles(args.articles))
     trigger, ordinary = select(articles)
     print(f"{len(trigger)} articles with a proposal trigger, {len(ordinary)} ordinary")
     if args.check:
