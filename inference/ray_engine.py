@@ -40,6 +40,7 @@ from pathlib import Path
 
 from persian_ie.errors import LedgerError
 from persian_ie.inference.inputs import FieldConfig, input_files, iter_file, resolved
+from persian_ie.inference.runner import PredictOptions
 from persian_ie.inference.run_state import OutputLock, check_output_paths, check_same_run, model_identity, run_identity
 
 PLAN_VERSION = 1
@@ -47,15 +48,11 @@ _BLOCK = 1 << 20
 
 
 @dataclass
-class RayOptions:
-    """Everything ``run_prediction_ray`` needs besides model, inputs and output."""
+class RayOptions(PredictOptions):
+    """Everything ``run_prediction_ray`` needs besides model, inputs and output
+    (``chunk_size`` and ``progress`` of ``PredictOptions`` are not used: a shard is the unit)."""
 
-    errors: str | Path | None = None  # default: OUT.errors.jsonl
-    resume: bool = False
-    fields: FieldConfig | None = None
-    include_text: bool = True
     shard_size: int = 1000  # lines (or .txt files) per shard
-    batch_tokens: int = 8192
     address: str | None = None  # Ray cluster address; None: the running or a new local instance
     num_actors: int = 1
     gpus_per_actor: float = 0
@@ -164,10 +161,8 @@ def _atomic_write(path: Path, lines: list[bytes]) -> None:
 
 
 # ---- the driver -----------------------------------------------------------------
-def _identity(model_dir, inputs, options: RayOptions, fields: FieldConfig) -> dict:
-    return run_identity(inputs, model_identity(model_dir), {
-        "fields": fields.__dict__ | {"meta_fields": list(fields.meta_fields)}, "include_text": options.include_text,
-        "shard_size": options.shard_size, "engine": "ray"})
+def _identity(model_dir, inputs, options: RayOptions) -> dict:
+    return run_identity(inputs, model_identity(model_dir), options.identity_options() | {"shard_size": options.shard_size, "engine": "ray"})
 
 
 def _load_or_make_plan(shard_dir: Path, inputs, identity: dict, options: RayOptions) -> list[dict]:
@@ -214,12 +209,12 @@ def run_prediction_ray(model_dir: str, inputs: list[str], out: Path, options: Ra
     options = options or RayOptions()
     fields = options.fields or FieldConfig()
     out = Path(out)
-    errors = Path(options.errors) if options.errors else out.with_name(out.name + ".errors.jsonl")
+    errors = options.errors_path(out)
     shard_dir = out.with_name(out.name + ".shards")
     check_output_paths(inputs, {"--out": out, "--errors": errors, "the lock": out.with_name(out.name + ".lock")})
     shard_dir.mkdir(parents=True, exist_ok=True)
     with OutputLock(out):
-        shards = _load_or_make_plan(shard_dir, inputs, _identity(model_dir, inputs, options, fields), options)
+        shards = _load_or_make_plan(shard_dir, inputs, _identity(model_dir, inputs, options), options)
         todo = [s for s in shards if not (shard_dir / f"{s['shard']}.jsonl").exists()]
         if todo:
             _run_shards(todo, model_dir, shard_dir, fields, options)

@@ -187,41 +187,62 @@ def resolve_device(device: str | None, precision: str = "bf16"):
     return device, dtype
 
 
+@dataclass
+class PredictOptions:
+    """How a batch run reads, writes and resumes (the Ray engine's ``RayOptions`` extends it)."""
+
+    errors: str | Path | None = None  # default: OUT.errors.jsonl
+    resume: bool = False
+    fields: FieldConfig | None = None
+    include_text: bool = True
+    chunk_size: int = 256  # records per committed chunk
+    batch_tokens: int = 8192
+    progress: bool = True
+
+    def errors_path(self, out: Path) -> Path:
+        return Path(self.errors) if self.errors else out.with_name(out.name + ".errors.jsonl")
+
+    def identity_options(self) -> dict:
+        """The options that change the output, as saved with the run."""
+        fields = self.fields or FieldConfig()
+        return {"fields": fields.__dict__ | {"meta_fields": list(fields.meta_fields)}, "include_text": self.include_text}
+
+
 def run_prediction(predictor, inputs: list[str], out: Path, errors: Path | None = None, resume: bool = False,
                    fields: FieldConfig | None = None, include_text: bool = True, chunk_size: int = 256,
                    batch_tokens: int = 8192, progress: bool = True, model_dir=None) -> RunSummary:
     """Predict every record of ``inputs`` into ``out`` (see the module doc).
     ``model_dir`` names the model for the ledger (default: the predictor's name, if a directory)."""
+    options = PredictOptions(errors, resume, fields or FieldConfig(), include_text, chunk_size, batch_tokens, progress)
     out = Path(out)
-    errors = Path(errors) if errors else out.with_name(out.name + ".errors.jsonl")
-    fields = fields or FieldConfig()
+    errors = options.errors_path(out)
     ledger = Ledger(out)
     check_output_paths(inputs, {"--out": out, "--errors": errors, "the ledger": ledger.path, "the lock": out.with_name(out.name + ".lock")})
     out.parent.mkdir(parents=True, exist_ok=True)
     name = getattr(predictor, "model_name", None)
-    model = model_identity(model_dir or name, name)
-    identity = run_identity(inputs, model, {"fields": fields.__dict__ | {"meta_fields": list(fields.meta_fields)}, "include_text": include_text})
+    identity = run_identity(inputs, model_identity(model_dir or name, name), options.identity_options())
     with OutputLock(out):
         done, out_bytes, err_bytes = _open_run(inputs, out, errors, ledger, resume, identity)
-        return _run(predictor, inputs, out, errors, ledger, done, (out_bytes, err_bytes), fields, include_text, chunk_size, batch_tokens, progress)
+        return _run(predictor, inputs, (out, errors), ledger, (done, out_bytes, err_bytes), options)
 
 
-def _run(predictor, inputs, out, errors, ledger, done, sizes, fields, include_text, chunk_size, batch_tokens, progress) -> RunSummary:
+def _run(predictor, inputs, paths, ledger, committed, options: PredictOptions) -> RunSummary:
     from tqdm.auto import tqdm
 
+    (out, errors), (done, *sizes) = paths, committed
     summary = RunSummary()
     started = time.time()
-    total = count_records(inputs) if progress else None
-    bar = tqdm(desc="predict", unit="doc", total=total, initial=len(done) if total else 0, disable=not progress)
+    total = count_records(inputs) if options.progress else None
+    bar = tqdm(desc="predict", unit="doc", total=total, initial=len(done) if total else 0, disable=not options.progress)
     # unbuffered: a failed write (disk full) fails in _append, not again when the file closes
     with open(out, "r+b" if out.exists() else "w+b", buffering=0) as out_fh, \
             open(errors, "r+b" if errors.exists() else "w+b", buffering=0) as err_fh:
         for fh, size in zip((out_fh, err_fh), sizes):  # sizes were checked: this only drops an uncommitted tail
             fh.truncate(size)
             fh.seek(size)
-        records = iter_inputs(inputs, fields)
-        for chunk, prepared in _prefetch(_chunks(records, chunk_size, done, summary), predictor):
-            out_lines, err_lines = process_chunk(predictor, chunk, prepared, include_text, batch_tokens, summary)
+        records = iter_inputs(inputs, options.fields)
+        for chunk, prepared in _prefetch(_chunks(records, options.chunk_size, done, summary), predictor):
+            out_lines, err_lines = process_chunk(predictor, chunk, prepared, options.include_text, options.batch_tokens, summary)
             out_pos, err_pos = _append(out_fh, out_lines), _append(err_fh, err_lines)
             ledger.commit([r.key for r in chunk], out_pos, err_pos)
             summary.seconds = time.time() - started

@@ -47,16 +47,16 @@ def test_resume_with_another_shard_size_or_input_is_refused(tmp_path, tiny_model
     shard_dir = tmp_path / "out.jsonl.shards"
     shard_dir.mkdir()
     first = RayOptions(shard_size=5)
-    plan = _load_or_make_plan(shard_dir, [str(src)], _identity(tiny_model_dir, [str(src)], first, FieldConfig()), first)
+    plan = _load_or_make_plan(shard_dir, [str(src)], _identity(tiny_model_dir, [str(src)], first), first)
     assert len(plan) == 2 and (shard_dir / "PLAN.json").exists()
     again = RayOptions(shard_size=3, resume=True)
     with pytest.raises(ResumeMismatchError, match="option shard_size differs: 5 then, 3 now"):
-        _load_or_make_plan(shard_dir, [str(src)], _identity(tiny_model_dir, [str(src)], again, FieldConfig()), again)
+        _load_or_make_plan(shard_dir, [str(src)], _identity(tiny_model_dir, [str(src)], again), again)
     other = _jsonl(tmp_path / "b.jsonl", 2)
     same = RayOptions(shard_size=5, resume=True)
     with pytest.raises(ResumeMismatchError, match="inputs differ"):
-        _load_or_make_plan(shard_dir, [str(src), str(other)], _identity(tiny_model_dir, [str(src), str(other)], same, FieldConfig()), same)
-    assert _load_or_make_plan(shard_dir, [str(src)], _identity(tiny_model_dir, [str(src)], same, FieldConfig()), same) == plan
+        _load_or_make_plan(shard_dir, [str(src), str(other)], _identity(tiny_model_dir, [str(src), str(other)], same), same)
+    assert _load_or_make_plan(shard_dir, [str(src)], _identity(tiny_model_dir, [str(src)], same), same) == plan
 
 
 def test_device_and_precision_reach_the_actors(tmp_path, tiny_model_dir, monkeypatch):
