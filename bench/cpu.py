@@ -41,29 +41,31 @@ def default_model(tmpdir: Path) -> Path:
     """Untrained heads on the offline base: speed does not depend on the weights."""
     from persian_ie.data.schema import load_schema
     from persian_ie.models.base import load_encoder_and_tokenizer
-    from persian_ie.models.io import save_model
+    from persian_ie.models.configuration import build_config
+    from persian_ie.models.io import save_pretrained
     from persian_ie.models.layered import LayeredTokenClassifier
 
     encoder, tokenizer = load_encoder_and_tokenizer("offline:multilingual-e5-small")
-    model = LayeredTokenClassifier(encoder, load_schema())
-    return save_model(model, tokenizer, tmpdir / "bench-model", {"window": {"max_length": 512, "stride": 32}, "name": "bench-untrained"})
+    config = build_config(encoder.config, load_schema(), {"max_length": 512, "stride": 32}, run_name="bench-untrained")
+    return save_pretrained(LayeredTokenClassifier(config, encoder=encoder), tokenizer, tmpdir / "bench-model")
 
 
 def hf_pipeline(model_dir: Path, batch_size: int | None):
     from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer, pipeline
 
-    from persian_ie.models.io import load_model
+    from persian_ie.models.io import load_pretrained
 
-    layered, tokenizer, _ = load_model(model_dir)
+    layered, tokenizer = load_pretrained(model_dir)
     n_labels = len(layered.schema.tags(layered.layers[0]))
-    config = AutoConfig.from_pretrained(model_dir, num_labels=n_labels)
+    encoder_config = layered.config.encoder.to_dict()
+    config = AutoConfig.for_model(encoder_config.pop("model_type"), **{**encoder_config, "num_labels": n_labels})
     hf = AutoModelForTokenClassification.from_config(config)
     missing = hf.base_model.load_state_dict(layered.encoder.state_dict(), strict=False)
     assert not missing.missing_keys or all("pooler" in k for k in missing.missing_keys), missing
     hf.classifier.load_state_dict(layered.heads[layered.layers[0]].state_dict())
     hf.eval()
     kwargs = {} if batch_size is None else {"batch_size": batch_size}
-    return pipeline("token-classification", model=hf, tokenizer=AutoTokenizer.from_pretrained(model_dir), aggregation_strategy="simple", stride=32, device=-1, **kwargs)
+    return pipeline("token-classification", model=hf, tokenizer=AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False), aggregation_strategy="simple", stride=32, device=-1, **kwargs)
 
 
 def time_pipeline(pipe, texts, batch_size) -> float:
@@ -117,7 +119,7 @@ def run_bench(model_dir: Path | None, texts_path: str, n_docs: int) -> dict:
         tmp = Path(tmp)
         model_dir = Path(model_dir) if model_dir else default_model(tmp)
         texts = load_texts(texts_path, n_docs)
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
         tokens = sum(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
         results = {}
         for name, bs in (("hf_pipeline_default_batch", None), ("hf_pipeline_batch_32", 32)):

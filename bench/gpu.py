@@ -58,15 +58,17 @@ def build_model_dir(directory: Path, texts, smoke: bool):
     from transformers import BertConfig, BertModel
 
     from persian_ie.data.schema import load_schema
-    from persian_ie.models.io import save_model
+    from persian_ie.models.configuration import build_config
+    from persian_ie.models.io import save_pretrained
     from persian_ie.models.layered import LayeredTokenClassifier
 
     size = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128) if smoke else dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
     tokenizer = build_tokenizer(texts, 2000 if smoke else 42000, directory)
     config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=512, pad_token_id=0, **size)
     torch.manual_seed(0)
-    model = LayeredTokenClassifier(BertModel(config, add_pooling_layer=False), load_schema())
-    save_model(model, tokenizer, directory, {"window": {"max_length": 256, "stride": 32}, "name": "parsbert-shape-random"})
+    encoder = BertModel(config, add_pooling_layer=False)
+    model = LayeredTokenClassifier(build_config(config, load_schema(), {"max_length": 256, "stride": 32}, run_name="parsbert-shape-random"), encoder=encoder)
+    save_pretrained(model, tokenizer, directory)
     return model, tokenizer
 
 
@@ -141,7 +143,7 @@ def inference_throughput(model_dir: Path, texts, device, repeat: int, smoke: boo
     from persian_ie.models.predictor import Predictor
 
     docs = (texts * repeat)
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
     n_tokens = sum(len(x) for x in tok(docs, add_special_tokens=False)["input_ids"])
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.jsonl"
@@ -178,7 +180,7 @@ def pipeline_throughput(model_dir: Path, texts, device) -> dict:
 
     from persian_ie.bench.cpu import hf_pipeline
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
     n_tokens = sum(len(x) for x in tok(texts, add_special_tokens=False)["input_ids"])
     out = {}
     for name, bs in (("hf_pipeline_default_tokens_per_s", None), ("hf_pipeline_batch64_tokens_per_s", 64)):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import bisect
 
+import numpy as np
+
 from persian_ie.data.document import Span, number_spans
 from persian_ie.data.schema import LabelSchema
 from persian_ie.data.tokenize import Token
@@ -57,10 +59,17 @@ def tag_chunks(tags: list[str]) -> list[tuple[str, int, int]]:
     return chunks
 
 
-def tags_to_spans(tokens, tags_by_layer: dict[str, list[str]], id_prefix: str = "s") -> list[Span]:
-    """Spans in original offsets, sorted by (start, -end), ids ``s1``, ``s2``, ..."""
+def tags_to_spans(tokens, tags_by_layer: dict[str, list[str]], id_prefix: str = "s", scores: dict[str, list[float]] | None = None,
+                  text: str | None = None) -> list[Span]:
+    """Spans in original offsets, sorted by (start, -end), ids ``s1``, ``s2``, ...
+
+    With ``scores`` (per layer, one value per token) a span's score is the mean
+    over its tokens; with ``text`` each span carries its surface text.
+    """
     spans = []
     for layer, tags in tags_by_layer.items():
         for label, lo, hi in tag_chunks(tags):
-            spans.append(Span("", tokens[lo].start, tokens[hi - 1].end, label))
+            start, end = tokens[lo].start, tokens[hi - 1].end
+            score = float(np.mean(scores[layer][lo:hi])) if scores is not None else None
+            spans.append(Span("", start, end, label, text[start:end] if text is not None else None, score))
     return number_spans(spans, id_prefix)

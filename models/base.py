@@ -23,8 +23,10 @@ def load_encoder_and_tokenizer(name: str):
 
     source = resolve_base(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        encoder = AutoModel.from_pretrained(source, add_pooling_layer=False) if _is_bert(source) else AutoModel.from_pretrained(source)
+        # Never run code shipped with a model (trust_remote_code=False, explicitly).
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        kwargs = {"add_pooling_layer": False} if _is_bert(source) else {}
+        encoder = AutoModel.from_pretrained(source, trust_remote_code=False, **kwargs)
     except OSError as exc:
         hint = ""
         if not Path(source).exists():
@@ -43,6 +45,6 @@ def _is_bert(source: str) -> bool:
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(source).model_type == "bert"
+        return AutoConfig.from_pretrained(source, trust_remote_code=False).model_type == "bert"
     except OSError:
         return False

@@ -1,92 +1,164 @@
-"""Saving and loading a trained model directory.
+"""Saving and loading a trained model directory (Hugging Face layout).
 
-Layout (``save_pretrained`` style; weights in safetensors only, never pickle,
-never ``trust_remote_code``)::
+Layout (weights in safetensors only, never pickle, never remote code)::
 
+    config.json            PersianIEConfig: nested encoder config, label schema and
+                           per-layer id2label, window, normalization, decoding,
+                           relation component, base model, training config
     model.safetensors      encoder + heads
-    config.json            the encoder's transformers config
     tokenizer.json ...     the fast tokenizer
-    persian_ie.json        label schema, normalization, window, decoding,
-                           base model, training config, versions
     README.md              model card: training data and licences
+
+After ``import persian_ie``, ``AutoModel.from_pretrained(DIR)`` gives the same
+model. ``load_pretrained`` adds the checks a user-supplied directory needs
+(E304 naming file and field) and converts 0.1.0 directories (bare encoder
+config.json + ``persian_ie.json``) on the fly; ``convert_model`` writes them
+in the new layout.
 """
 
 from __future__ import annotations
 
 import json
-import platform
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file, save_file
-
 import persian_ie
-from persian_ie.data.normalize import NormalizerConfig
 from persian_ie.data.schema import LabelSchema
-from persian_ie.errors import ModelLoadError, SchemaMismatchError
+from persian_ie.errors import ModelConfigError, ModelLoadError, SchemaMismatchError
+from persian_ie.models.configuration import MODEL_TYPE, PersianIEConfig, build_config, check_config
 from persian_ie.models.layered import LayeredTokenClassifier
 
-META_FILE = "persian_ie.json"
-FORMAT_VERSION = 1
+LEGACY_META = "persian_ie.json"  # 0.1.0's side file; read only to convert
+WEIGHTS = "model.safetensors"
 
 
-def save_model(model: LayeredTokenClassifier, tokenizer, directory, meta: dict, card: str | None = None) -> Path:
-    """Write the model directory. ``meta`` holds normalization, window, base, training config."""
-    import transformers
-
+def save_pretrained(model: LayeredTokenClassifier, tokenizer, directory, card: str | None = None) -> Path:
+    """Write the model directory (config.json, model.safetensors, tokenizer, optional card)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
-    model.encoder.config.save_pretrained(directory)
+    model.config.persian_ie_version = persian_ie.__version__
+    model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
-    full_meta = {
-        "format_version": FORMAT_VERSION,
-        "schema": model.schema.to_dict(),
-        "loss_weights": model.loss_weights,
-        "versions": {"persian_ie": persian_ie.__version__, "torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version()},
-        **meta,
-    }
-    (directory / META_FILE).write_text(json.dumps(full_meta, ensure_ascii=False, indent=2), encoding="utf-8")
     if card:
         (directory / "README.md").write_text(card, encoding="utf-8")
     return directory
 
 
-def read_meta(directory) -> dict:
-    path = Path(directory) / META_FILE
-    if not path.exists():
-        raise ModelLoadError(f"{directory} is not a persian-ie model directory: {META_FILE} is missing")
-    return json.loads(path.read_text("utf-8"))
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise ModelConfigError(f"{path}: file is missing")
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelConfigError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ModelConfigError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+    if "auto_map" in raw:
+        raise ModelConfigError(f"{path}: field 'auto_map' asks to run code from the model directory; persian-ie never runs such code")
+    return raw
 
 
-def load_model(directory, expected_schema: LabelSchema | None = None, device: str = "cpu"):
-    """(model, tokenizer, meta). With ``expected_schema``, a different schema is an error."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+def _legacy_config(directory: Path, raw: dict) -> PersianIEConfig:
+    """0.1.0 layout -> PersianIEConfig (the weights' keys are unchanged)."""
+    from transformers import AutoConfig
 
+    meta_path = directory / LEGACY_META
+    meta = _read_json(meta_path)
+    try:
+        encoder = AutoConfig.for_model(**raw)
+        schema = LabelSchema.from_dict(meta["schema"], origin=str(meta_path))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelConfigError(f"{meta_path}: field 'schema' or {directory / 'config.json'} is invalid ({exc!r})") from None
+    return build_config(encoder, schema, meta.get("window"), normalization=meta.get("normalization"), decoding=meta.get("decoding", "argmax"),
+                        loss_weights=meta.get("loss_weights"), base_model=meta.get("base_model"), run_name=meta.get("name"),
+                        training_config=meta.get("training_config"))
+
+
+def read_config(directory) -> tuple[PersianIEConfig, bool]:
+    """(checked config, True when it was converted from a 0.1.0 directory)."""
     directory = Path(directory)
-    meta = read_meta(directory)
-    schema = LabelSchema.from_dict(meta["schema"], origin=str(directory))
+    if not directory.is_dir():
+        raise ModelLoadError(f"{directory} is not a model directory")
+    path = directory / "config.json"
+    raw = _read_json(path)
+    legacy = raw.get("model_type") != MODEL_TYPE and (directory / LEGACY_META).exists()
+    if legacy:
+        config = _legacy_config(directory, raw)
+    elif raw.get("model_type") != MODEL_TYPE:
+        raise ModelConfigError(f"{path}: field 'model_type' is {raw.get('model_type')!r}, not {MODEL_TYPE!r}: not a persian-ie model directory")
+    else:
+        try:
+            config = PersianIEConfig.from_dict(raw)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ModelConfigError(f"{path}: invalid config ({exc})") from None
+    check_config(config, str(directory / (LEGACY_META if legacy else "config.json")))
+    return config, legacy
+
+
+def _check_weights(path: Path) -> None:
+    """A real, complete safetensors file (a pickle renamed, or a cut file, is refused unread)."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise ModelConfigError(f"{path}: file is missing (only safetensors weights are loaded)")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            for key in fh.keys():
+                fh.get_slice(key)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelConfigError(f"{path}: not a complete safetensors file ({exc})") from None
+
+
+def _load_weights(config: PersianIEConfig, directory: Path, legacy: bool) -> LayeredTokenClassifier:
+    weights = directory / WEIGHTS
+    _check_weights(weights)
+    if legacy:
+        from safetensors.torch import load_file
+
+        model = LayeredTokenClassifier(config)
+        missing, unexpected = model.load_state_dict(load_file(str(weights)), strict=False)
+    else:
+        model, info = LayeredTokenClassifier.from_pretrained(directory, config=config, trust_remote_code=False, output_loading_info=True)
+        missing, unexpected = info["missing_keys"], info["unexpected_keys"]
+        mismatched = info.get("mismatched_keys") or []
+        missing = list(missing) + [str(m) for m in mismatched]
+    if missing or unexpected:
+        raise ModelConfigError(f"{weights}: weights do not match config.json (missing or mismatched {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})")
+    return model
+
+
+def _load_tokenizer(directory: Path):
+    from transformers import AutoTokenizer
+
+    tok_config = directory / "tokenizer_config.json"
+    if tok_config.exists():
+        _read_json(tok_config)  # refuses an auto_map there too
+    try:
+        return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise ModelConfigError(f"{directory}: cannot load the tokenizer ({str(exc).splitlines()[0]})") from None
+
+
+def load_pretrained(directory, expected_schema: LabelSchema | None = None, device: str = "cpu"):
+    """(model, tokenizer) from a model directory. With ``expected_schema``, a different schema is an error."""
+    directory = Path(directory)
+    config, legacy = read_config(directory)
+    schema = config.label_schema
     if expected_schema is not None and schema.to_dict()["layers"] != expected_schema.to_dict()["layers"]:
         raise SchemaMismatchError(
             f"model {directory} was trained with schema {schema.name!r}, not {expected_schema.name!r}: "
             f"{schema.describe_difference(expected_schema)}. Use a model trained on this schema, or pass --schema {schema.name}."
         )
-    weights = directory / "model.safetensors"
-    if not weights.exists():
-        raise ModelLoadError(f"{directory}: model.safetensors is missing (only safetensors weights are loaded)")
-    config = AutoConfig.from_pretrained(directory)
-    kwargs = {"add_pooling_layer": False} if config.model_type == "bert" else {}
-    encoder = AutoModel.from_config(config, **kwargs)
-    model = LayeredTokenClassifier(encoder, schema, loss_weights=meta.get("loss_weights"))
-    state = load_file(str(weights), device="cpu")
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ModelLoadError(f"{weights}: weights do not match the model (missing {missing[:5]}, unexpected {unexpected[:5]})")
-    tokenizer = AutoTokenizer.from_pretrained(directory)
+    model = _load_weights(config, directory, legacy)
+    tokenizer = _load_tokenizer(directory)
     model.to(device).eval()
-    return model, tokenizer, meta
+    return model, tokenizer
 
 
-def normalizer_config(meta: dict) -> NormalizerConfig:
-    return NormalizerConfig.from_dict(meta.get("normalization"))
+def convert_model(source, target) -> Path:
+    """Write a 0.1.0 (or current) model directory ``source`` in the current layout at ``target``."""
+    source, target = Path(source), Path(target)
+    if target.resolve() == source.resolve():
+        raise ModelLoadError(f"convert-model: the target {target} is the source; write the new layout to another directory")
+    model, tokenizer = load_pretrained(source)
+    card = source / "README.md"
+    return save_pretrained(model, tokenizer, target, card.read_text("utf-8") if card.exists() else None)

@@ -2,51 +2,86 @@
 
 Each layer (entity, role, event in the default schema) has its own IOB2 tag
 set and linear head; the loss is the weighted sum of the layers'
-cross-entropies (labels -100 ignored). The heads come from the label
+cross-entropies (labels ``IGNORE`` ignored). The heads come from the label
 schema, so the same class trains the project schema, PEYMA's seven types or
-a user's own.
+a user's own. A ``PreTrainedModel``: ``save_pretrained`` writes config.json
+(``PersianIEConfig``) and model.safetensors; after ``import persian_ie``,
+``AutoModel.from_pretrained(DIR)`` returns this class with every weight.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+from transformers import AutoModel, PreTrainedModel
+from transformers.utils import ModelOutput
 
-from persian_ie.data.schema import LabelSchema
+from persian_ie.data.encoding import IGNORE
+from persian_ie.errors import ConfigError
+from persian_ie.models.configuration import PersianIEConfig
 
 
-class LayeredTokenClassifier(nn.Module):
-    def __init__(self, encoder: nn.Module, schema: LabelSchema, dropout: float = 0.1, loss_weights: dict | None = None):
-        super().__init__()
-        self.encoder = encoder
-        self.schema = schema
-        hidden = encoder.config.hidden_size
-        self.dropout = nn.Dropout(dropout)
-        self.heads = nn.ModuleDict({layer: nn.Linear(hidden, len(schema.tags(layer))) for layer in schema.layers})
-        unknown = set(loss_weights or {}) - set(schema.layers)
+@dataclass
+class LayeredOutput(ModelOutput):
+    """``logits``: {layer: [batch, positions, tags]}; ``loss`` when labels were given."""
+
+    loss: torch.Tensor | None = None
+    logits: dict | None = None
+
+
+def encoder_from_config(encoder_config) -> nn.Module:
+    kwargs = {"add_pooling_layer": False} if encoder_config.model_type == "bert" else {}
+    return AutoModel.from_config(encoder_config, **kwargs)
+
+
+class LayeredTokenClassifier(PreTrainedModel):
+    config_class = PersianIEConfig
+    base_model_prefix = "encoder"
+    main_input_name = "input_ids"
+
+    def __init__(self, config: PersianIEConfig, encoder: nn.Module | None = None):
+        super().__init__(config)
+        self.schema = config.label_schema
+        self.encoder = encoder if encoder is not None else encoder_from_config(config.encoder)
+        hidden = config.encoder.hidden_size
+        self.dropout = nn.Dropout(config.dropout)
+        self.heads = nn.ModuleDict({layer: nn.Linear(hidden, len(self.schema.tags(layer))) for layer in self.schema.layers})
+        unknown = set(config.loss_weights or {}) - set(self.schema.layers)
         if unknown:
-            from persian_ie.errors import ConfigError
-
-            raise ConfigError(f"model.loss_weights: {sorted(unknown)} are not layers of schema {schema.name!r} {list(schema.layers)}")
-        self.loss_weights = {layer: float((loss_weights or {}).get(layer, 1.0)) for layer in schema.layers}
+            raise ConfigError(f"model.loss_weights: {sorted(unknown)} are not layers of schema {self.schema.name!r} {list(self.schema.layers)}")
+        self.loss_weights = {layer: float((config.loss_weights or {}).get(layer, 1.0)) for layer in self.schema.layers}
         for head in self.heads.values():
-            nn.init.normal_(head.weight, std=0.02)
-            nn.init.zeros_(head.bias)
+            self._init_head(head)
+            head._is_hf_initialized = True  # post_init must not draw from the RNG again (same seed, same run)
+        if encoder is not None:
+            self.encoder._is_hf_initialized = True  # pretrained weights: never re-initialized
+        self.post_init()
+
+    @staticmethod
+    def _init_head(module: nn.Linear) -> None:
+        nn.init.normal_(module.weight, std=0.02)
+        nn.init.zeros_(module.bias)
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear) and any(module is h for h in self.heads.values()):
+            self._init_head(module)
+        elif module is not self and hasattr(self.encoder, "_init_weights"):
+            self.encoder._init_weights(module)
 
     @property
     def layers(self) -> list[str]:
         return list(self.schema.layers)
 
-    def forward(self, input_ids, attention_mask=None, labels: dict | None = None, **encoder_kwargs):
+    def forward(self, input_ids, attention_mask=None, labels: dict | None = None, **encoder_kwargs) -> LayeredOutput:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **encoder_kwargs).last_hidden_state
         hidden = self.dropout(hidden)
         logits = {layer: head(hidden) for layer, head in self.heads.items()}
-        out = {"logits": logits}
+        loss = None
         if labels is not None:
-            loss_fn = nn.CrossEntropyLoss(ignore_index=-100)
+            loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
             loss = hidden.new_zeros((), dtype=torch.float32)
             for layer, layer_logits in logits.items():
-                target = labels[layer]
-                loss = loss + self.loss_weights[layer] * loss_fn(layer_logits.float().flatten(0, 1), target.flatten())
-            out["loss"] = loss
-        return out
+                loss = loss + self.loss_weights[layer] * loss_fn(layer_logits.float().flatten(0, 1), labels[layer].flatten())
+        return LayeredOutput(loss=loss, logits=logits)

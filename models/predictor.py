@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from persian_ie.data.document import Document, Span, number_spans
+from persian_ie.data.document import Document
 from persian_ie.data.encoding import build_window_inputs, merge_window_predictions, plan_windows, sentence_end_positions, word_piece_ids
-from persian_ie.data.iob import tag_chunks
+from persian_ie.data.iob import tags_to_spans
 from persian_ie.data.normalize import Normalizer, NormalizerConfig
 from persian_ie.data.tokenize import TokenizedText, tokenize
 from persian_ie.models.decoding import Decoder
-from persian_ie.models.linking import build_records, link
+from persian_ie.models.components import resolve_component
 
 
 @dataclass
@@ -40,29 +40,30 @@ class Prepared:
 
 
 class Predictor:
-    def __init__(self, model, tokenizer, meta: dict, device: str = "cpu", dtype: torch.dtype | None = None, decoding: str | None = None):
+    """Settings (window, normalization, decoding, relation component) come from ``model.config``."""
+
+    def __init__(self, model, tokenizer, device: str = "cpu", dtype: torch.dtype | None = None, decoding: str | None = None, name: str | None = None):
         self.model = model.to(device).eval()
         if dtype is not None:
             self.model.to(dtype)
         self.tokenizer = tokenizer
-        self.meta = meta
+        config = model.config
         self.schema = model.schema
         self.device = device
-        window = meta.get("window", {})
-        self.max_length = int(window.get("max_length", 256))
-        self.stride = int(window.get("stride", 32))
-        self.normalizer = Normalizer(NormalizerConfig.from_dict(meta.get("normalization")))
-        strategy = decoding or meta.get("decoding", "argmax")
+        self.max_length = config.window["max_length"]
+        self.stride = config.window["stride"]
+        self.normalizer = Normalizer(NormalizerConfig.from_dict(config.normalization))
+        strategy = decoding or config.decoding
         self.decoders = {layer: Decoder(self.schema.tags(layer), strategy) for layer in self.schema.layers}
-        self.model_name = meta.get("name", "persian-ie")
+        self.relations = resolve_component(config.relation_model, self.schema)
+        self.model_info = {"name": name or config.run_name or "persian-ie", "version": config.persian_ie_version}
 
     @classmethod
     def from_pretrained(cls, directory, device: str = "cpu", dtype=None, decoding=None, expected_schema=None):
-        from persian_ie.models.io import load_model
+        from persian_ie.models.io import load_pretrained
 
-        model, tokenizer, meta = load_model(directory, expected_schema, device="cpu")
-        meta = {**meta, "name": meta.get("name") or str(directory)}
-        return cls(model, tokenizer, meta, device, dtype, decoding)
+        model, tokenizer = load_pretrained(directory, expected_schema, device="cpu")
+        return cls(model, tokenizer, device, dtype, decoding, name=model.config.run_name or str(directory))
 
     # ---- preprocess -------------------------------------------------------
     def prepare(self, doc: Document) -> Prepared:
@@ -109,23 +110,19 @@ class Predictor:
     def postprocess(self, prep: Prepared, window_probs: list[dict]) -> Document:
         text = prep.doc.text or ""
         tokens = prep.tokenized.tokens
-        spans: list[Span] = []
+        tags_by_layer, chosen_by_layer = {}, {}
         for layer in self.schema.layers:
             per_window = [[row for row in wp[layer]] for wp in window_probs]
             word_probs = merge_window_predictions(prep.windows, per_window, len(tokens))
             probs = np.stack(word_probs) if word_probs else np.zeros((0, len(self.schema.tags(layer))))
-            tags, chosen = self.decoders[layer].decode(probs)
-            for label, lo, hi in tag_chunks(tags):
-                score = float(np.mean(chosen[lo:hi]))
-                start, end = tokens[lo].start, tokens[hi - 1].end
-                spans.append(Span("", start, end, label, text[start:end], score))
-        number_spans(spans)
+            tags_by_layer[layer], chosen_by_layer[layer] = self.decoders[layer].decode(probs)
+        spans = tags_to_spans(tokens, tags_by_layer, scores=chosen_by_layer, text=text)
         bounds = prep.tokenized.sentence_offsets()
-        relations = link(text, spans, bounds) if self.schema.relations else []
-        relations = [r for r in relations if r.type in self.schema.relations]
-        extra = {"model": {"name": self.model_name, "version": self.meta.get("versions", {}).get("persian_ie")}}
-        if self.schema.relations:
-            extra["records"] = build_records(text, spans, relations, bounds, prep.doc.meta)
+        extra = {"model": dict(self.model_info)}
+        relations = []
+        if self.relations is not None:
+            relations = self.relations.link(text, spans, bounds)
+            extra["records"] = self.relations.records(text, spans, relations, bounds, prep.doc.meta)
         return Document(prep.doc.id, prep.doc.text, spans, relations, dict(prep.doc.meta), extra)
 
     def predict_documents(self, docs: list[Document], batch_tokens: int = 8192) -> list[Document]:

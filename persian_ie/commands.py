@@ -38,13 +38,14 @@ def _print_facts(model_dir: Path, paths: list[str]) -> None:
     predictor = Predictor.from_pretrained(model_dir)
     for doc in predictor.predict_documents(list(read_text_files(paths))):
         print(f"\nFacts extracted from {doc.id}:")
-        print(format_facts(doc))
+        print(format_facts(doc, predictor.schema.labels))
 
 
-def format_facts(doc) -> str:
+def format_facts(doc, labels: list[str]) -> str:
+    """The spans of each of the schema's ``labels``, then the records (if the model links relations)."""
     text = doc.text or ""
     lines = []
-    for label in ("PER", "TITLE", "ORG", "CITY", "PROPOSAL"):
+    for label in labels:
         found = sorted({text[s.start:s.end] for s in doc.spans if s.label == label})
         if found:
             lines.append(f"  {label:<9} " + " | ".join(found))
@@ -123,8 +124,9 @@ def predict_cli(args) -> int:
         from persian_ie.models.predictor import Predictor
 
         text = _checked_text(args.text)
-        doc = Predictor.from_pretrained(args.model).predict_texts([text])[0]
-        print(json.dumps(doc.to_dict(), ensure_ascii=False, indent=1) if args.json else format_facts(doc))
+        predictor = Predictor.from_pretrained(args.model)
+        doc = predictor.predict_texts([text])[0]
+        print(json.dumps(doc.to_dict(), ensure_ascii=False, indent=1) if args.json else format_facts(doc, predictor.schema.labels))
         return 0
     if not args.inputs or not args.out:
         raise InputError("predict needs INPUT... and --out (or --text)")
@@ -161,6 +163,13 @@ def build_base_cli(args) -> int:
     from persian_ie.models.offline_base import offline_model_dir
 
     print(offline_model_dir())
+    return 0
+
+
+def convert_model_cli(args) -> int:
+    from persian_ie.models.io import convert_model
+
+    print(convert_model(args.old, args.new))
     return 0
 
 
@@ -217,6 +226,11 @@ def register(sub) -> None:
     p.add_argument("--docs", type=int, default=64)
     p.add_argument("--out", help="write the JSON results here")
     p.set_defaults(func=bench_cli)
+
+    p = sub.add_parser("convert-model", help="write a 0.1.0 model directory (persian_ie.json) in the Hugging Face layout")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.set_defaults(func=convert_model_cli)
 
     p = sub.add_parser("build-base", help="build (or locate) the offline base model and print its directory")
     p.set_defaults(func=build_base_cli)

@@ -77,3 +77,9 @@ class OutputWriteError(PersianIEError):
     """Writing an output file failed (disk full, permissions)."""
 
     code = "E507"
+
+
+class ModelConfigError(PersianIEError):
+    """A model directory whose config.json or weights are missing, invalid or unsafe (names file and field)."""
+
+    code = "E304"

@@ -13,7 +13,7 @@ import random
 
 import torch
 
-IGNORE = -100
+from persian_ie.data.encoding import IGNORE
 
 
 class LengthGroupedBatches(torch.utils.data.Sampler):

@@ -9,10 +9,10 @@ from persian_ie.eval.report import evaluate_documents, to_markdown
 from persian_ie.models.predictor import Predictor
 
 
-def evaluate_model(model, tokenizer, meta, docs, schema, device, bootstrap: int = 0) -> dict:
+def evaluate_model(model, tokenizer, docs, schema, device, bootstrap: int = 0) -> dict:
     """Strict report of ``model`` on ``docs`` (model selection reads ``micro.f1``)."""
     was_training = model.training
-    predictor = Predictor(model, tokenizer, meta, device=str(device))
+    predictor = Predictor(model, tokenizer, device=str(device))
     predictions = predictor.predict_documents(docs)
     if was_training:
         model.train()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from persian_ie.models.io import save_model
+from persian_ie.models.io import save_pretrained
 
 LICENCE_NOTES = {
     "peyma": "PEYMA (Shahshahani et al. 2018): free for research use only; cite arXiv:1801.09936.",
@@ -31,5 +31,5 @@ def model_card(cfg, best_f1: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_run_model(model, tokenizer, meta, directory, cfg, best_f1: float):
-    return save_model(model, tokenizer, directory, meta, model_card(cfg, best_f1))
+def save_run_model(model, tokenizer, directory, cfg, best_f1: float):
+    return save_pretrained(model, tokenizer, directory, model_card(cfg, best_f1))

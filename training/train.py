@@ -30,6 +30,7 @@ from persian_ie.data.normalize import Normalizer, NormalizerConfig
 from persian_ie.data.schema import load_schema
 from persian_ie.errors import ConfigError
 from persian_ie.models.base import load_encoder_and_tokenizer
+from persian_ie.models.configuration import build_config
 from persian_ie.models.layered import LayeredTokenClassifier
 from persian_ie.training.batching import Collator, LengthGroupedBatches, batch_to
 from persian_ie.training.config import TrainConfig
@@ -80,9 +81,13 @@ def _optimizer(model: LayeredTokenClassifier, cfg: TrainConfig):
     return torch.optim.AdamW([g for g in groups if g["params"]], fused=fused)
 
 
-def build_model(cfg: TrainConfig, schema):
+def build_model(cfg: TrainConfig, schema, normalizer: Normalizer, name: str):
+    """The model and tokenizer; the model's config carries every setting prediction needs."""
     encoder, tokenizer = load_encoder_and_tokenizer(cfg.model.base)
-    model = LayeredTokenClassifier(encoder, schema, cfg.model.dropout, cfg.model.loss_weights)
+    config = build_config(encoder.config, schema, {"max_length": cfg.window.max_length, "stride": cfg.window.stride},
+                          normalization=normalizer.config.to_dict(), decoding=cfg.model.decoding, dropout=cfg.model.dropout,
+                          loss_weights=cfg.model.loss_weights, base_model=cfg.model.base, run_name=name, training_config=cfg.to_dict())
+    model = LayeredTokenClassifier(config, encoder=encoder)
     if cfg.model.freeze_embeddings:
         # Most of the offline base's 118M parameters are its 250k-row word
         # embedding matrix: freezing it removes most optimizer work on CPU.
@@ -120,7 +125,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     schema = load_schema(cfg.data.schema)
     normalizer = Normalizer(NormalizerConfig.from_dict(cfg.normalization))
     train_docs, dev_docs, test_docs = load_training_documents(cfg.data, schema)
-    model, tokenizer = build_model(cfg, schema)
+    model, tokenizer = build_model(cfg, schema, normalizer, cfg.name or out.name)
     dataset = build_dataset(train_docs, tokenizer, schema, normalizer, cfg.window.max_length, cfg.window.stride, out / "cache")
     sampler = LengthGroupedBatches(dataset["length"], cfg.optim.batch_size, cfg.seed, cfg.optim.group_by_length)
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=Collator(tokenizer.pad_token_id or 0, list(schema.layers)))
@@ -131,11 +136,11 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     optimizer = _optimizer(model, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.optim.warmup_ratio * total_steps), total_steps)
     if cfg.optim.compile:
-        model.encoder = torch.compile(model.encoder, dynamic=True)
+        # In place (nn.Module.compile): the state-dict keys stay ``encoder.*``,
+        # so the best model saves and reloads like an uncompiled one.
+        model.encoder.compile(dynamic=True)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     progress = _load_checkpoint(accelerator, out) if resume else Progress()
-    meta = {"window": {"max_length": cfg.window.max_length, "stride": cfg.window.stride}, "normalization": normalizer.config.to_dict(),
-            "decoding": cfg.model.decoding, "base_model": cfg.model.base, "training_config": cfg.to_dict(), "name": cfg.name or out.name}
     bar = tqdm(total=total_steps, initial=progress.step, desc="train", disable=not (show_progress and accelerator.is_main_process), unit="step")
     started = time.time()
     stop = False
@@ -163,7 +168,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             end_of_epoch = progress.batch_in_epoch >= len(sampler)
             due = (cfg.optim.eval_every_steps and progress.step % cfg.optim.eval_every_steps == 0) or (not cfg.optim.eval_every_steps and end_of_epoch)
             if due or progress.step >= total_steps:
-                stop = _evaluate_and_select(accelerator, model, tokenizer, meta, dev_docs, schema, out, progress, float(loss.item()), cfg)
+                stop = _evaluate_and_select(accelerator, model, tokenizer, dev_docs, schema, out, progress, float(loss.item()), cfg)
                 _save_checkpoint(accelerator, out, progress)
             if stop or progress.step >= total_steps:
                 break
@@ -174,12 +179,12 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     return _finish(accelerator, out, dev_docs, test_docs, schema, progress, cfg, time.time() - started)
 
 
-def _evaluate_and_select(accelerator, model, tokenizer, meta, dev_docs, schema, out, progress, loss, cfg) -> bool:
+def _evaluate_and_select(accelerator, model, tokenizer, dev_docs, schema, out, progress, loss, cfg) -> bool:
     """Dev evaluation, best-model saving and early stopping. Returns True to stop."""
     unwrapped = accelerator.unwrap_model(model)
     f1 = None
     if dev_docs:
-        report = evaluate_model(unwrapped, tokenizer, meta, dev_docs, schema, accelerator.device, bootstrap=0)
+        report = evaluate_model(unwrapped, tokenizer, dev_docs, schema, accelerator.device, bootstrap=0)
         f1 = report["micro"]["f1"]
     entry = {"step": progress.step, "epoch": progress.epoch, "loss": loss, "dev_micro_f1": f1, "time": time.time()}
     progress.history.append(entry)
@@ -193,7 +198,7 @@ def _evaluate_and_select(accelerator, model, tokenizer, meta, dev_docs, schema, 
         progress.best_step = progress.step
         progress.evals_without_improvement = 0
         if accelerator.is_main_process:
-            save_run_model(unwrapped, tokenizer, meta, out / "model", cfg, progress.best_f1)
+            save_run_model(unwrapped, tokenizer, out / "model", cfg, progress.best_f1)
     else:
         progress.evals_without_improvement += 1
     model.train()

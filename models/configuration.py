@@ -1,0 +1,112 @@
+"""``PersianIEConfig``: everything a trained model needs, in its ``config.json``.
+
+The encoder's own config is nested (stored as a dict, exposed as a config
+object, as encoder-decoder configs do); next to it the label schema and its
+per-layer ``id2label``/``label2id``, the window, normalization, decoding and
+the relation component (``relation_model``: registry name + params, see
+``components.py``). ``check_config`` refuses anything a model could not run
+with, naming the file and the field (E304).
+"""
+
+from __future__ import annotations
+
+from transformers import AutoConfig, PretrainedConfig
+
+from persian_ie.data.schema import LabelSchema
+from persian_ie.errors import ModelConfigError, SchemaError
+
+MODEL_TYPE = "persian_ie_layered"
+DECODINGS = ("argmax", "constrained")
+MAX_VOCAB = 10_000_000  # far above any real vocabulary; guards against absurd embedding allocations
+
+
+class PersianIEConfig(PretrainedConfig):
+    model_type = MODEL_TYPE
+
+    def __init__(self, encoder=None, schema: dict | None = None, window: dict | None = None, normalization: dict | None = None,
+                 decoding: str = "argmax", relation_model: dict | None = None, dropout: float = 0.1, loss_weights: dict | None = None,
+                 base_model: str | None = None, run_name: str | None = None, training_config: dict | None = None,
+                 layer_id2label: dict | None = None, layer_label2id: dict | None = None, persian_ie_version: str | None = None, **kwargs):
+        if isinstance(encoder, dict):
+            encoder = dict(encoder)
+            encoder = AutoConfig.for_model(encoder.pop("model_type", "bert"), **encoder)
+        self.encoder = encoder
+        self.schema = schema
+        self.window = window
+        self.normalization = normalization or {}
+        self.decoding = decoding
+        self.relation_model = relation_model
+        self.dropout = dropout
+        self.loss_weights = loss_weights
+        self.base_model = base_model
+        self.run_name = run_name
+        self.training_config = training_config
+        if schema is not None and layer_id2label is None:
+            layer_id2label, layer_label2id = _label_maps(LabelSchema.from_dict(schema))
+        self.layer_id2label = layer_id2label
+        self.layer_label2id = layer_label2id
+        self.persian_ie_version = persian_ie_version
+        super().__init__(**kwargs)
+
+    @property
+    def label_schema(self) -> LabelSchema:
+        return LabelSchema.from_dict(self.schema, origin="config.json")
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        if isinstance(self.encoder, PretrainedConfig):
+            out["encoder"] = self.encoder.to_dict()
+            out["encoder"].pop("transformers_version", None)
+        return out
+
+
+def _label_maps(schema: LabelSchema) -> tuple[dict, dict]:
+    id2label = {layer: {str(i): tag for i, tag in enumerate(schema.tags(layer))} for layer in schema.layers}
+    label2id = {layer: {tag: i for i, tag in enumerate(schema.tags(layer))} for layer in schema.layers}
+    return id2label, label2id
+
+
+def build_config(encoder_config, schema: LabelSchema, window: dict, **settings) -> PersianIEConfig:
+    """A config for a new model on ``encoder_config`` (training, 0.1.0 conversion)."""
+    from persian_ie.models.components import default_relation_model
+
+    settings.setdefault("relation_model", default_relation_model(schema))
+    return PersianIEConfig(encoder=encoder_config.to_dict(), schema=schema.to_dict(), window=dict(window), **settings)
+
+
+def _positive_int(value, origin: str, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ModelConfigError(f"{origin}: field '{field}' must be a positive integer, got {value!r}")
+    return value
+
+
+def check_config(config: PersianIEConfig, origin: str = "config.json") -> None:
+    """Refuse settings a model cannot run with; every message names ``origin`` and the field."""
+    encoder = config.encoder
+    if not isinstance(encoder, PretrainedConfig):
+        raise ModelConfigError(f"{origin}: field 'encoder' is missing or not an encoder config")
+    vocab = _positive_int(getattr(encoder, "vocab_size", None), origin, "encoder.vocab_size")
+    if vocab > MAX_VOCAB:
+        raise ModelConfigError(f"{origin}: field 'encoder.vocab_size' is {vocab}, above the {MAX_VOCAB} limit")
+    _positive_int(getattr(encoder, "hidden_size", None), origin, "encoder.hidden_size")
+    try:
+        schema = config.label_schema
+    except (SchemaError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelConfigError(f"{origin}: field 'schema' is invalid: {exc}") from None
+    window = config.window if isinstance(config.window, dict) else {}
+    max_length = _positive_int(window.get("max_length"), origin, "window.max_length")
+    if max_length < 3:
+        raise ModelConfigError(f"{origin}: field 'window.max_length' is {max_length}; a window needs room for [CLS], one word and [SEP]")
+    positions = getattr(encoder, "max_position_embeddings", None)
+    if isinstance(positions, int) and max_length > positions:
+        raise ModelConfigError(f"{origin}: field 'window.max_length' is {max_length}, above the encoder's {positions} positions")
+    stride = window.get("stride")
+    if isinstance(stride, bool) or not isinstance(stride, int) or not 0 <= stride < max_length:
+        raise ModelConfigError(f"{origin}: field 'window.stride' must be an integer in [0, window.max_length), got {stride!r}")
+    if config.decoding not in DECODINGS:
+        raise ModelConfigError(f"{origin}: field 'decoding' is {config.decoding!r}; use one of {list(DECODINGS)}")
+    if config.layer_id2label is not None and config.layer_id2label != _label_maps(schema)[0]:
+        raise ModelConfigError(f"{origin}: field 'layer_id2label' does not match the schema's tags {_label_maps(schema)[0]}")
+    from persian_ie.models.components import resolve_component
+
+    resolve_component(config.relation_model, schema, origin)
