@@ -84,14 +84,6 @@ class NormalizedText:
             return pos, pos
         return self.index[start], self.index[end - 1] + 1
 
-    def from_original(self, start: int, end: int) -> tuple[int, int]:
-        """Map an original span to the normalized text (the kept characters inside it)."""
-        import bisect
-
-        lo = bisect.bisect_left(self.index, start)
-        hi = bisect.bisect_left(self.index, end)
-        return lo, hi
-
 
 class Normalizer:
     def __init__(self, config: NormalizerConfig | None = None):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import struct
 import subprocess
@@ -25,8 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from persian_ie.errors import OfflineModelError
-
-log = logging.getLogger(__name__)
 
 OFFLINE_PREFIX = "offline:"
 OFFLINE_NAME = "multilingual-e5-small"

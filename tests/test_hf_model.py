@@ -236,3 +236,13 @@ def test_relation_component_is_chosen_by_name(tiny_model_dir, tmp_path):
     doc = predictor.predict_texts(["شهردار مشهد گفت"])[0]
     assert len(doc.spans) >= 3 and doc.extra["records"] == {"pairs": len(doc.spans) - 1}
     assert {r.type for r in doc.relations} == {"party"}
+
+
+def test_spans_of_messy_text_carry_original_offsets_and_scores(tiny_model_dir):
+    predictor = Predictor.from_pretrained(tiny_model_dir)
+    predictor.model.heads["entity"].bias.data[1] = 50.0  # B-PER everywhere: every word is a span
+    text = "شهردار  مشـــهد، آقاي قلندر شريف، گفت ۱۴۰۲\u200f پيشنهاد داد."
+    spans = predictor.predict_texts([text])[0].spans
+    assert len([s for s in spans if s.label == "PER"]) >= 6
+    assert all(s.text == text[s.start:s.end] and 0.0 < s.score <= 1.0 for s in spans)
+    assert [s.text for s in spans if s.label == "PER"][1] == "مشـــهد"

@@ -7,24 +7,25 @@ import torch
 from persian_ie.data.schema import load_schema
 from persian_ie.errors import ModelLoadError, SchemaMismatchError
 from persian_ie.models.decoding import Decoder
-from persian_ie.models.io import load_model, save_model
+from persian_ie.models.configuration import build_config
+from persian_ie.models.io import load_pretrained
 from persian_ie.models.layered import LayeredTokenClassifier
 from persian_ie.models.offline_base import dequantize_q4
-from persian_ie.models.predictor import Predictor
 
 
 def test_heads_follow_the_schema(tiny_base):
     from transformers import AutoModel
 
     for name, sizes in (("default", {"entity": 7, "role": 3, "event": 3}), ("peyma", {"entity": 15})):
-        model = LayeredTokenClassifier(AutoModel.from_pretrained(tiny_base), load_schema(name))
+        encoder = AutoModel.from_pretrained(tiny_base, trust_remote_code=False)
+        model = LayeredTokenClassifier(build_config(encoder.config, load_schema(name), {"max_length": 64, "stride": 8}), encoder=encoder)
         ids = torch.randint(5, 100, (2, 9))
         labels = {layer: torch.full((2, 9), -100) for layer in sizes}
         for layer in sizes:
             labels[layer][:, 1] = 1
         out = model(ids, torch.ones_like(ids), labels=labels)
-        assert {k: v.shape[-1] for k, v in out["logits"].items()} == sizes
-        assert out["loss"].ndim == 0 and out["loss"].item() > 0
+        assert {k: v.shape[-1] for k, v in out.logits.items()} == sizes
+        assert out.loss.ndim == 0 and out.loss.item() > 0
 
 
 def test_constrained_decoding_never_emits_orphan_inside_tags():
@@ -40,25 +41,20 @@ def test_constrained_decoding_never_emits_orphan_inside_tags():
     assert Decoder(tags, "constrained").decode(probs)[0] == ["O", "B-PER", "I-PER", "O"]
 
 
-def test_save_load_round_trip_gives_same_predictions(tiny_model_dir, tmp_path, corpus_docs):
-    model, tokenizer, meta = load_model(tiny_model_dir)
-    docs = corpus_docs["test"][:3]
-    before = Predictor(model, tokenizer, meta).predict_documents(docs)
-    save_model(model, tokenizer, tmp_path / "copy", {k: v for k, v in meta.items() if k not in ("schema", "versions", "format_version", "loss_weights")})
-    after = Predictor.from_pretrained(tmp_path / "copy").predict_documents(docs)
-    assert [[(s.label, s.start, s.end, s.score) for s in d.spans] for d in before] == [[(s.label, s.start, s.end, s.score) for s in d.spans] for d in after]
-    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) >= ["config.json", "model.safetensors", "persian_ie.json", "tokenizer.json"]
-    assert not list((tmp_path / "copy").glob("*.bin")) and not list((tmp_path / "copy").glob("*.pt"))
-
-
 def test_schema_mismatch_is_explained(tiny_model_dir):
     with pytest.raises(SchemaMismatchError, match="layer 'entity'"):
-        load_model(tiny_model_dir, expected_schema=load_schema("peyma"))
+        load_pretrained(tiny_model_dir, expected_schema=load_schema("peyma"))
 
 
-def test_missing_or_foreign_directory(tmp_path):
-    with pytest.raises(ModelLoadError, match="persian_ie.json is missing"):
-        load_model(tmp_path)
+def test_missing_or_foreign_directory(tmp_path, tiny_base):
+    from persian_ie.errors import ModelConfigError
+
+    with pytest.raises(ModelConfigError, match="config.json: file is missing"):
+        load_pretrained(tmp_path)
+    with pytest.raises(ModelConfigError, match="field 'model_type' is 'bert'.*not a persian-ie model directory"):
+        load_pretrained(tiny_base)  # a bare encoder is not a trained model
+    with pytest.raises(ModelLoadError, match="is not a model directory"):
+        load_pretrained(tmp_path / "absent")
 
 
 def test_hub_failure_names_the_offline_option(monkeypatch):

@@ -27,9 +27,10 @@ def small_files(tmp_path_factory, corpus_docs):
 def test_one_epoch_run_writes_the_run_directory(tiny_base, tmp_path, small_files):
     summary = train(_cfg(tiny_base, tmp_path / "run", *small_files, "optim.epochs=1"), show_progress=False)
     run = tmp_path / "run"
-    for name in ("config.yaml", "log.jsonl", "model/model.safetensors", "model/persian_ie.json", "model/README.md", "dev_report.json", "test_report.md", "checkpoint/progress.json"):
+    for name in ("config.yaml", "log.jsonl", "model/model.safetensors", "model/config.json", "model/README.md", "dev_report.json", "test_report.md", "checkpoint/progress.json"):
         assert (run / name).exists(), name
-    assert summary["steps"] >= 1 and 0.0 <= summary["test_micro_f1"] <= 1.0
+    assert summary["steps"] >= 1 and summary["test_report"]["documents"] == 3
+    assert not (run / "model" / "persian_ie.json").exists()
     log = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == summary["steps"] and "dev_micro_f1" in log[-1]
 
@@ -63,8 +64,12 @@ def test_free_form_sections_are_checked_too(tiny_base):
 
     with pytest.raises(ConfigError, match="unknown key"):
         NormalizerConfig.from_dict({"digit": "latin"})
+    from persian_ie.models.configuration import build_config
+
+    encoder = AutoModel.from_pretrained(tiny_base, trust_remote_code=False)
+    config = build_config(encoder.config, load_schema(), {"max_length": 64, "stride": 8}, loss_weights={"entities": 2.0})
     with pytest.raises(ConfigError, match="not layers"):
-        LayeredTokenClassifier(AutoModel.from_pretrained(tiny_base), load_schema(), loss_weights={"entities": 2.0})
+        LayeredTokenClassifier(config, encoder=encoder)
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tiny_base, tmp_path, small_files):
