@@ -43,7 +43,12 @@ def resolve_component(spec: dict | None, schema, origin: str = "config.json"):
     params = spec.get("params") or {}
     if not isinstance(params, dict):
         raise ModelConfigError(f"{origin}: field 'relation_model.params' must be a mapping, got {params!r}")
-    return _COMPONENTS[name](schema, **params)
+    try:
+        return _COMPONENTS[name](schema, **params)
+    except TypeError as exc:  # params the factory does not take
+        raise ModelConfigError(f"{origin}: field 'relation_model.params' does not fit {name!r}: {exc}") from None
+    except ModelConfigError as exc:
+        raise ModelConfigError(f"{origin}: field 'relation_model': {str(exc)[7:]}") from None
 
 
 def default_relation_model(schema) -> dict | None:

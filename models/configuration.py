@@ -80,6 +80,23 @@ def _positive_int(value, origin: str, field: str) -> int:
     return value
 
 
+def _check_settings(config: PersianIEConfig, origin: str) -> None:
+    """dropout, loss_weights and normalization: values a model would only trip over later."""
+    from persian_ie.data.normalize import NormalizerConfig
+    from persian_ie.errors import ConfigError
+
+    dropout = config.dropout
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ModelConfigError(f"{origin}: field 'dropout' must be a number in [0, 1), got {dropout!r}")
+    weights = config.loss_weights or {}
+    if not isinstance(weights, dict) or any(isinstance(w, bool) or not isinstance(w, (int, float)) for w in weights.values()):
+        raise ModelConfigError(f"{origin}: field 'loss_weights' must map layers to numbers, got {weights!r}")
+    try:
+        NormalizerConfig.from_dict(config.normalization)
+    except (ConfigError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelConfigError(f"{origin}: field 'normalization' is invalid: {exc}") from None
+
+
 def check_config(config: PersianIEConfig, origin: str = "config.json") -> None:
     """Refuse settings a model cannot run with; every message names ``origin`` and the field."""
     encoder = config.encoder
@@ -103,6 +120,7 @@ def check_config(config: PersianIEConfig, origin: str = "config.json") -> None:
     stride = window.get("stride")
     if isinstance(stride, bool) or not isinstance(stride, int) or not 0 <= stride < max_length:
         raise ModelConfigError(f"{origin}: field 'window.stride' must be an integer in [0, window.max_length), got {stride!r}")
+    _check_settings(config, origin)
     if config.decoding not in DECODINGS:
         raise ModelConfigError(f"{origin}: field 'decoding' is {config.decoding!r}; use one of {list(DECODINGS)}")
     if config.layer_id2label is not None and config.layer_id2label != _label_maps(schema)[0]:

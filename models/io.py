@@ -23,7 +23,7 @@ from pathlib import Path
 
 import persian_ie
 from persian_ie.data.schema import LabelSchema
-from persian_ie.errors import ModelConfigError, ModelLoadError, SchemaMismatchError
+from persian_ie.errors import ModelConfigError, ModelLoadError, SchemaError, SchemaMismatchError
 from persian_ie.models.configuration import MODEL_TYPE, PersianIEConfig, build_config, check_config
 from persian_ie.models.layered import LayeredTokenClassifier
 
@@ -48,7 +48,7 @@ def _read_json(path: Path) -> dict:
         raise ModelConfigError(f"{path}: file is missing")
     try:
         raw = json.loads(path.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or a huge integer
         raise ModelConfigError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise ModelConfigError(f"{path}: expected a JSON object, got {type(raw).__name__}")
@@ -66,7 +66,7 @@ def _legacy_config(directory: Path, raw: dict) -> PersianIEConfig:
     try:
         encoder = AutoConfig.for_model(**raw)
         schema = LabelSchema.from_dict(meta["schema"], origin=str(meta_path))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, SchemaError) as exc:
         raise ModelConfigError(f"{meta_path}: field 'schema' or {directory / 'config.json'} is invalid ({exc!r})") from None
     return build_config(encoder, schema, meta.get("window"), normalization=meta.get("normalization"), decoding=meta.get("decoding", "argmax"),
                         loss_weights=meta.get("loss_weights"), base_model=meta.get("base_model"), run_name=meta.get("name"),
@@ -88,7 +88,7 @@ def read_config(directory) -> tuple[PersianIEConfig, bool]:
     else:
         try:
             config = PersianIEConfig.from_dict(raw)
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError, SchemaError) as exc:
             raise ModelConfigError(f"{path}: invalid config ({exc})") from None
     check_config(config, str(directory / (LEGACY_META if legacy else "config.json")))
     return config, legacy
@@ -115,9 +115,15 @@ def _load_weights(config: PersianIEConfig, directory: Path, legacy: bool) -> Lay
         from safetensors.torch import load_file
 
         model = LayeredTokenClassifier(config)
-        missing, unexpected = model.load_state_dict(load_file(str(weights)), strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(load_file(str(weights)), strict=False)
+        except RuntimeError as exc:
+            raise ModelConfigError(f"{weights}: weights do not match {directory / 'config.json'} ({str(exc).splitlines()[0]})") from None
     else:
-        model, info = LayeredTokenClassifier.from_pretrained(directory, config=config, trust_remote_code=False, output_loading_info=True)
+        try:
+            model, info = LayeredTokenClassifier.from_pretrained(directory, config=config, trust_remote_code=False, output_loading_info=True)
+        except RuntimeError as exc:  # tensor shapes that contradict config.json
+            raise ModelConfigError(f"{weights}: weights do not match config.json ({str(exc).splitlines()[0]})") from None
         missing, unexpected = info["missing_keys"], info["unexpected_keys"]
         mismatched = info.get("mismatched_keys") or []
         missing = list(missing) + [str(m) for m in mismatched]
