@@ -128,3 +128,7 @@ def check_config(config: PersianIEConfig, origin: str = "config.json") -> None:
     from persian_ie.models.components import resolve_component
 
     resolve_component(config.relation_model, schema, origin)
+
+
+# The model class registers both auto classes (layered.py imports this module).
+from persian_ie.models import layered as _layered  # noqa: E402,F401

@@ -20,7 +20,7 @@ from transformers.utils import ModelOutput
 
 from persian_ie.data.encoding import IGNORE
 from persian_ie.errors import ConfigError
-from persian_ie.models.configuration import PersianIEConfig
+from persian_ie.models.configuration import MODEL_TYPE, PersianIEConfig
 
 
 @dataclass
@@ -85,3 +85,15 @@ class LayeredTokenClassifier(PreTrainedModel):
             for layer, layer_logits in logits.items():
                 loss = loss + self.loss_weights[layer] * loss_fn(layer_logits.float().flatten(0, 1), labels[layer].flatten())
         return LayeredOutput(loss=loss, logits=logits)
+
+
+def register_auto_classes() -> None:
+    """``AutoConfig``/``AutoModel``/``AutoModelForTokenClassification`` know this model (run on import)."""
+    from transformers import AutoConfig, AutoModelForTokenClassification
+
+    AutoConfig.register(MODEL_TYPE, PersianIEConfig, exist_ok=True)
+    AutoModel.register(PersianIEConfig, LayeredTokenClassifier, exist_ok=True)
+    AutoModelForTokenClassification.register(PersianIEConfig, LayeredTokenClassifier, exist_ok=True)
+
+
+register_auto_classes()

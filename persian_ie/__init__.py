@@ -10,20 +10,46 @@ Importing the package registers the model with transformers' auto classes,
 so ``AutoModel.from_pretrained(MODEL_DIR)`` returns the full layered model.
 """
 
+import sys
+
 __version__ = "0.1.0"
 
 
 def _register_auto_classes() -> None:
-    try:
-        from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification
-    except ImportError:  # the data-only tools run without transformers
-        return
-    from persian_ie.models.configuration import MODEL_TYPE, PersianIEConfig
-    from persian_ie.models.layered import LayeredTokenClassifier
-
-    AutoConfig.register(MODEL_TYPE, PersianIEConfig, exist_ok=True)
-    AutoModel.register(PersianIEConfig, LayeredTokenClassifier, exist_ok=True)
-    AutoModelForTokenClassification.register(PersianIEConfig, LayeredTokenClassifier, exist_ok=True)
+    # models/layered.py registers config and model when it is imported; a
+    # models module that is importing right now registers at its own end.
+    if "persian_ie.models.configuration" not in sys.modules and "persian_ie.models.layered" not in sys.modules:
+        import persian_ie.models.layered  # noqa: F401
 
 
-_register_auto_classes()
+class _RegisterAfterTransformers:
+    """Registers the auto classes right after ``transformers`` is imported.
+
+    Importing transformers and torch takes seconds; the data-only commands
+    (validate, stats, ...) never need them, so registration waits for the
+    first import of transformers instead of forcing it.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "transformers":
+            return None
+        sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_and_register(module):
+            exec_module(module)
+            _register_auto_classes()
+
+        spec.loader.exec_module = exec_and_register
+        return spec
+
+
+if "transformers" in sys.modules:
+    _register_auto_classes()
+elif not any(isinstance(f, _RegisterAfterTransformers) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterTransformers())

@@ -252,3 +252,16 @@ def test_spans_of_messy_text_carry_original_offsets_and_scores(tiny_model_dir):
     assert len([s for s in spans if s.label == "PER"]) >= 6
     assert all(s.text == text[s.start:s.end] and 0.0 < s.score <= 1.0 for s in spans)
     assert [s.text for s in spans if s.label == "PER"][1] == "مشـــهد"
+
+
+@pytest.mark.parametrize("first", ["import persian_ie", "import transformers; import persian_ie", "from persian_ie.models.configuration import PersianIEConfig"])
+def test_registration_holds_whatever_is_imported_first(tiny_model_dir, first):
+    # ``import persian_ie`` alone must stay light (no torch) and still register once transformers loads.
+    code = (f"import sys; {first}; light = 'torch' not in sys.modules\n"
+            f"from transformers import AutoModel; m = AutoModel.from_pretrained({str(tiny_model_dir)!r}, trust_remote_code=False)\n"
+            "print(type(m).__name__, light)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[0] == "LayeredTokenClassifier"
+    if first == "import persian_ie":
+        assert result.stdout.split()[1] == "True"
