@@ -83,6 +83,10 @@ def document_problems(doc: Document, schema: LabelSchema, path: str = "<doc>", l
             hint = f"; did you mean {span.label.upper()!r}?" if schema.layer_of(span.label.upper()) else ""
             add("label", f"label {span.label!r} is not in schema {schema.name!r} {schema.labels}{hint}", span.id)
         if text is None:
+            # Output without text (text_sha1 only): the length is unknown, but a
+            # negative start or an empty range is wrong whatever the text was.
+            if not (0 <= span.start < span.end):
+                add("span-bounds", f"[{span.start}, {span.end}) is not a non-empty range with start >= 0", span.id)
             continue
         if not (0 <= span.start < span.end <= len(text)):
             add("span-bounds", f"[{span.start}, {span.end}) is not a non-empty range inside the text (length {len(text)})", span.id)

@@ -77,3 +77,15 @@ class OutputWriteError(PersianIEError):
     """Writing an output file failed (disk full, permissions)."""
 
     code = "E507"
+
+
+class YamlError(PersianIEError):
+    """A schema or config YAML file that cannot be read safely (invalid, or uses anchors/aliases)."""
+
+    code = "E104"
+
+
+class TrainingDataError(PersianIEError):
+    """Training data that breaks ``validate``'s rules, or has no usable document."""
+
+    code = "E202"
