@@ -89,3 +89,9 @@ class TrainingDataError(PersianIEError):
     """Training data that breaks ``validate``'s rules, or has no usable document."""
 
     code = "E202"
+
+
+class ReportError(PersianIEError):
+    """An evaluation report (``evaluate --compare``) that is not valid JSON or lacks its fields."""
+
+    code = "E402"

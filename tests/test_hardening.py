@@ -123,3 +123,65 @@ def test_internal_error_exits_3_with_one_line_and_a_hint(monkeypatch, capsys, tm
 def test_coded_errors_keep_exit_code_2(capsys):
     assert main(["validate", "--schema", "no-such-schema", "x.jsonl"]) == 2
     assert "[E101]" in capsys.readouterr().err
+
+
+# --- evaluate -------------------------------------------------------------------------------------
+
+TEXT = "علی رضا آمد و رفت"
+
+
+def _jsonl(path, *docs):
+    path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+    return str(path)
+
+
+def _span(i, start, end, label="PER"):
+    return {"id": i, "start": start, "end": end, "label": label}
+
+
+def test_evaluate_empty_gold_is_a_coded_error(tmp_path, capsys):
+    gold = _jsonl(tmp_path / "g.jsonl")
+    pred = _jsonl(tmp_path / "p.jsonl", {"id": "a", "text": TEXT})
+    assert main(["evaluate", "--gold", gold, "--pred", pred, "--bootstrap", "0"]) == 2
+    assert "empty-gold" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pred_line, expected", [
+    (json.dumps({"id": "a", "text": TEXT, "spans": 5}), "'spans' must be a list"),
+    ('{"id": "a", "text": "x", "spans": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+])
+def test_evaluate_broken_predictions_are_coded_errors(tmp_path, capsys, pred_line, expected):
+    gold = _jsonl(tmp_path / "g.jsonl", {"id": "a", "text": TEXT})
+    (tmp_path / "p.jsonl").write_text(pred_line + "\n")
+    assert main(["evaluate", "--gold", gold, "--pred", str(tmp_path / "p.jsonl"), "--bootstrap", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "[E102]" in err and "p.jsonl:1" in err and expected in err
+
+
+def test_evaluate_drops_impossible_gold_and_warns_on_broken_predictions(tmp_path):
+    from persian_ie.data.document import read_documents
+    from persian_ie.eval.report import evaluate_documents
+
+    gold = _jsonl(tmp_path / "g.jsonl", {"id": "a", "text": TEXT, "spans": [_span("s1", 0, 3), _span("s2", 5, 999), _span("s3", 0, 3, "FOO")]})
+    pred = _jsonl(tmp_path / "p.jsonl", {"id": "a", "text": TEXT, "spans": [_span("p1", 0, 3), _span("p2", 1, 7)],
+                                         "relations": [{"type": "holder", "head": "p1", "tail": "zz"}]})
+    report = evaluate_documents(read_documents(gold), read_documents(pred), load_schema("default"), bootstrap=0)
+    assert report["warnings"] == {"gold-span-bounds": 1, "gold-unknown-label": 1, "pred-overlap": 1, "pred-relation-end": 1}
+    assert "doc=a span=s2" in report["warning_examples"]["gold-span-bounds"]
+    assert "span=s3" in report["warning_examples"]["gold-unknown-label"]
+    assert report["labels"]["PER"]["support"] == 1  # only the possible gold span is scored
+
+
+def test_compare_refuses_invalid_and_mismatched_reports(tmp_path, capsys):
+    gold = _jsonl(tmp_path / "g.jsonl", {"id": "a", "text": TEXT, "spans": [_span("s1", 0, 3)]})
+    other = _jsonl(tmp_path / "g2.jsonl", {"id": "b", "text": TEXT, "spans": [_span("s1", 0, 3)]})
+    assert main(["evaluate", "--gold", gold, "--pred", gold, "--bootstrap", "0", "--out", str(tmp_path / "a.json")]) == 0
+    assert main(["evaluate", "--gold", other, "--pred", other, "--bootstrap", "0", "--out", str(tmp_path / "b.json")]) == 0
+    (tmp_path / "bad.json").write_text("{nope")
+    (tmp_path / "thin.json").write_text('{"schema": "default"}')
+    capsys.readouterr()
+    for pair, expected in (((tmp_path / "bad.json", tmp_path / "a.json"), "[E402]"),
+                           ((tmp_path / "thin.json", tmp_path / "a.json"), "'per_document' missing"),
+                           ((tmp_path / "a.json", tmp_path / "b.json"), "different documents")):
+        assert main(["evaluate", "--compare", *map(str, pair)]) == 2
+        assert expected in capsys.readouterr().err
