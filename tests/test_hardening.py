@@ -185,3 +185,27 @@ def test_compare_refuses_invalid_and_mismatched_reports(tmp_path, capsys):
                            ((tmp_path / "a.json", tmp_path / "b.json"), "different documents")):
         assert main(["evaluate", "--compare", *map(str, pair)]) == 2
         assert expected in capsys.readouterr().err
+
+
+# --- predict inputs and the resume ledger ---------------------------------------------------------
+
+def test_malformed_json_message_says_at_column_once(tmp_path):
+    from persian_ie.data.document import iter_documents
+
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"id": "a", "text": }\n')
+    (error,) = list(iter_documents(path))
+    assert "Expecting value at column 21" in error.reason and "at at" not in error.reason
+
+
+def test_a_deeply_nested_ledger_line_is_a_coded_error(tmp_path):
+    from persian_ie.errors import LedgerError
+    from persian_ie.inference.run_state import Ledger
+
+    out = tmp_path / "out.jsonl"
+    ledger = Ledger(out)
+    ledger.start({"inputs": []})
+    with open(ledger.path, "ab") as fh:
+        fh.write(b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    with pytest.raises(LedgerError, match=r":2: malformed JSON"):
+        ledger.read()
