@@ -25,6 +25,7 @@ from typing import Iterable
 
 from persian_ie.data.document import Document, LineError, iter_documents
 from persian_ie.data.schema import LabelSchema
+from persian_ie.data.snippets import in_context
 from persian_ie.data.tokenize import is_bad_edge_char, is_boundary_char
 
 
@@ -47,8 +48,8 @@ class Problem:
 
 
 def _context(text: str, start: int, end: int) -> str:
-    piece = text[max(start, 0):max(end, 0)]
-    return f"«{piece}» in …{text[max(0, start - 15):start]}[{piece}]{text[end:end + 15]}…".replace("\n", "⏎")
+    piece = text[max(start, 0):max(end, 0)].replace("\n", "⏎")
+    return f"«{piece}» in …{in_context(text, start, end, width=15, newline='⏎')}…"
 
 
 def check_span_edges(text: str, start: int, end: int) -> str | None:
