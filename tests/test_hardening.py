@@ -209,3 +209,15 @@ def test_a_deeply_nested_ledger_line_is_a_coded_error(tmp_path):
         fh.write(b"[" * 100_000 + b"]" * 100_000 + b"\n")
     with pytest.raises(LedgerError, match=r":2: malformed JSON"):
         ledger.read()
+
+
+def test_train_cli_stops_on_bad_config_or_data_before_any_model_loads(tmp_path, capsys):
+    empty = tmp_path / "train.jsonl"
+    empty.write_text("")
+    config = tmp_path / "c.yaml"
+    config.write_text("seed: 1\n")
+    base = ["train", str(config), "--set", f"output_dir={tmp_path / 'run'}", "--set", "model.base=/no/such/model", "--no-progress"]
+    assert main([*base, "--set", f"data.train=[{empty}]"]) == 2  # a model load would fail with E301 instead
+    assert "[E202]" in capsys.readouterr().err
+    assert main([*base, "--set", f"data.train=[{empty}]", "--set", "optim.batch_size=0"]) == 2
+    assert "[E201] optim.batch_size" in capsys.readouterr().err
