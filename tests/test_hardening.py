@@ -48,6 +48,8 @@ def test_invalid_yaml_names_file_and_line(tmp_path):
     ("window.max_length=0", r"window.max_length"),
     ("optim.lr=-1", r"optim.lr: expected a number >= 0"),
     ("optim.epoch=3", r"unknown key 'epoch'"),
+    ("normalization.digits=roman", r"normalization.digits must be latin, persian or keep"),
+    ("normalization=5", r"normalization: expected a mapping"),
 ])
 def test_bad_config_values_fail_at_load(override, match):
     with pytest.raises(ConfigError, match=match):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from persian_ie.data.normalize import NormalizerConfig
 from persian_ie.data.safe_yaml import load_yaml
 from persian_ie.errors import ConfigError, YamlError
 
@@ -184,6 +185,9 @@ def _get(config: TrainConfig, key: str):
 
 def check_values(config: TrainConfig) -> None:
     """Types, ranges and choices of the resolved config (``ConfigError`` naming key, value and what is allowed)."""
+    if not isinstance(config.normalization, dict):
+        raise ConfigError(f"normalization: expected a mapping, got {config.normalization!r}")
+    NormalizerConfig.from_dict(config.normalization)  # its keys and choices, checked now rather than at train time
     for key, allowed in CHOICES.items():
         if _get(config, key) not in allowed:
             raise ConfigError(f"{key}: {_get(config, key)!r} is not one of {', '.join(allowed)}")
