@@ -30,27 +30,14 @@ from pathlib import Path
 
 import torch
 
+from persian_ie.models.wordpiece import build_wordpiece_tokenizer
+
 ROOT = Path(__file__).resolve().parent.parent
 PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0}
 
 
 def corpus_texts() -> list[str]:
     return [p.read_text("utf-8") for p in sorted((ROOT / "data" / "annotation" / "texts").glob("*.txt"))]
-
-
-def build_tokenizer(texts, vocab_size: int, directory: Path):
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
-    fast.model_max_length = 512
-    fast.save_pretrained(directory)
-    return fast
 
 
 def build_model_dir(directory: Path, texts, smoke: bool):
@@ -63,7 +50,7 @@ def build_model_dir(directory: Path, texts, smoke: bool):
     from persian_ie.models.layered import LayeredTokenClassifier
 
     size = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128) if smoke else dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
-    tokenizer = build_tokenizer(texts, 2000 if smoke else 42000, directory)
+    tokenizer = build_wordpiece_tokenizer(texts, 2000 if smoke else 42000, directory)
     config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=512, pad_token_id=0, **size)
     torch.manual_seed(0)
     encoder = BertModel(config, add_pooling_layer=False)

@@ -103,14 +103,25 @@ class Document:
             raise DocumentError(f"doc={doc_id}: needs 'text' (or 'text_sha1' for output without text)")
         if text is not None and not isinstance(text, str):
             raise DocumentError(f"doc={doc_id}: 'text' must be a string")
-        spans = [_span_from_dict(doc_id, i, s) for i, s in enumerate(raw.get("spans") or [])]
-        relations = [_relation_from_dict(doc_id, i, r) for i, r in enumerate(raw.get("relations") or [])]
+        spans = [_span_from_dict(doc_id, i, s) for i, s in enumerate(_list_field(raw, "spans", doc_id))]
+        relations = [_relation_from_dict(doc_id, i, r) for i, r in enumerate(_list_field(raw, "relations", doc_id))]
         known = {"id", "text", "meta", "spans", "relations"}
         extra = {k: v for k, v in raw.items() if k not in known}
         meta = raw.get("meta") or {}
         if not isinstance(meta, dict):
             raise DocumentError(f"doc={doc_id}: 'meta' must be an object")
         return cls(doc_id, text, spans, relations, meta, extra)
+
+
+def _list_field(raw: dict, key: str, doc_id: str) -> list:
+    """``spans``/``relations``: absent or null is empty; anything else must be a list
+    (``spans: 5`` or ``spans: true`` is a structural error, not a crash)."""
+    value = raw.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DocumentError(f"doc={doc_id}: {key!r} must be a list, got {type(value).__name__} {str(value)[:40]!r}")
+    return value
 
 
 def _span_from_dict(doc_id: str, i: int, raw: Any) -> Span:

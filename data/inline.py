@@ -22,9 +22,9 @@ import re
 from dataclasses import dataclass, field
 
 from persian_ie.data.document import Document, Relation, Span, number_spans
-from persian_ie.data.normalize import Normalizer
+from persian_ie.data.normalize import ZERO_WIDTH, Normalizer
 from persian_ie.data.schema import LabelSchema
-from persian_ie.data.tokenize import ZERO_WIDTH
+from persian_ie.data.snippets import around
 from persian_ie.errors import InlineMarkupError
 
 RELATIONS_MARKER = "=== relations"
@@ -93,11 +93,10 @@ def _mismatch_message(plain: str, original: str, pkey, okey) -> str:
     i = next((i for i, (a, b) in enumerate(zip(pk, ok)) if a != b), min(len(pk), len(ok)))
     p_at = pidx[i] if i < len(pidx) else len(plain)
     o_at = oidx[i] if i < len(oidx) else len(original)
-    show = lambda t, at: t[max(0, at - 30):at + 30].replace("\n", "⏎")
     return (
         f"text differs from the original at annotated line {_line_of(plain, p_at)} "
-        f"(original line {_line_of(original, o_at)}):\n  annotated: …{show(plain, p_at)}…\n"
-        f"  original:  …{show(original, o_at)}…"
+        f"(original line {_line_of(original, o_at)}):\n  annotated: …{around(plain, p_at)}…\n"
+        f"  original:  …{around(original, o_at)}…"
     )
 
 

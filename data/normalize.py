@@ -30,7 +30,11 @@ ARABIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"
 LATIN_DIGITS = "0123456789"
 KASHIDA = "\u0640"
 ZWNJ = "\u200c"
-ZWNJ_LOOKALIKES = {"\u200b", "\u200d", "\u00ac", "\u00ad", "\ufeff"}
+# The zero-width (and zero-width-like) characters, defined once for the package:
+# ZWNJ, zero-width space/joiner, soft hyphen, BOM, and the not-sign some
+# keyboards type for ZWNJ.
+ZERO_WIDTH = frozenset({ZWNJ, "\u200b", "\u200d", "\u00ac", "\u00ad", "\ufeff"})
+ZWNJ_LOOKALIKES = ZERO_WIDTH - {ZWNJ}
 ODD_SPACES = {"\u00a0", "\u202f", "\u205f", "\u3000", "\t", "\u2028"} | {chr(c) for c in range(0x2000, 0x200B)}
 DIRECTIONAL_MARKS = {"\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e"} | {
     chr(c) for c in range(0x2066, 0x206A)

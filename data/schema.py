@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
+from persian_ie.data.safe_yaml import load_yaml
 from persian_ie.errors import SchemaError
 
 BUILTIN_SCHEMAS = ("default", "peyma", "parstwiner")
@@ -115,15 +114,17 @@ def load_schema(spec: str | Path | None = None) -> LabelSchema:
     spec = str(spec)
     if spec in BUILTIN_SCHEMAS:
         text = resources.files("persian_ie.data").joinpath(f"schemas/{spec}.yaml").read_text("utf-8")
-        return LabelSchema.from_dict(yaml.safe_load(text), origin=spec)
+        return LabelSchema.from_dict(load_yaml(text, spec), origin=spec)
     path = Path(spec)
     if not path.exists():
         raise SchemaError(
             f"schema {spec!r} is neither a builtin ({', '.join(BUILTIN_SCHEMAS)}) nor an existing file"
         )
     text = path.read_text("utf-8")
+    if path.suffix != ".json":
+        return LabelSchema.from_dict(load_yaml(text, str(path)), origin=str(path))
     try:
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise SchemaError(f"{path}: cannot parse schema: {exc}") from exc
     return LabelSchema.from_dict(raw, origin=str(path))

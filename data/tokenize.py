@@ -15,9 +15,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from persian_ie.data.normalize import KASHIDA, NormalizedText, Normalizer, is_diacritic
+from persian_ie.data.normalize import KASHIDA, ZERO_WIDTH, NormalizedText, Normalizer, is_diacritic
 
-ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u00ad", "\ufeff", "\u00ac"}
 SENTENCE_END = {".", "!", "?", "؟", "…"}
 
 

@@ -25,6 +25,7 @@ from typing import Iterable
 
 from persian_ie.data.document import Document, LineError, iter_documents
 from persian_ie.data.schema import LabelSchema
+from persian_ie.data.snippets import in_context
 from persian_ie.data.tokenize import is_bad_edge_char, is_boundary_char
 
 
@@ -47,8 +48,8 @@ class Problem:
 
 
 def _context(text: str, start: int, end: int) -> str:
-    piece = text[max(start, 0):max(end, 0)]
-    return f"«{piece}» in …{text[max(0, start - 15):start]}[{piece}]{text[end:end + 15]}…".replace("\n", "⏎")
+    piece = text[max(start, 0):max(end, 0)].replace("\n", "⏎")
+    return f"«{piece}» in …{in_context(text, start, end, width=15, newline='⏎')}…"
 
 
 def check_span_edges(text: str, start: int, end: int) -> str | None:
@@ -83,6 +84,10 @@ def document_problems(doc: Document, schema: LabelSchema, path: str = "<doc>", l
             hint = f"; did you mean {span.label.upper()!r}?" if schema.layer_of(span.label.upper()) else ""
             add("label", f"label {span.label!r} is not in schema {schema.name!r} {schema.labels}{hint}", span.id)
         if text is None:
+            # Output without text (text_sha1 only): the length is unknown, but a
+            # negative start or an empty range is wrong whatever the text was.
+            if not (0 <= span.start < span.end):
+                add("span-bounds", f"[{span.start}, {span.end}) is not a non-empty range with start >= 0", span.id)
             continue
         if not (0 <= span.start < span.end <= len(text)):
             add("span-bounds", f"[{span.start}, {span.end}) is not a non-empty range inside the text (length {len(text)})", span.id)

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from persian_ie.data.schema import LabelSchema
+from persian_ie.data.snippets import in_context
 from persian_ie.data.spandiff import classify_span as _classify
 from persian_ie.eval.matching import DocPair, span_key
 
 
 def _context(text: str, start: int, end: int, width: int = 30) -> str:
-    return (text[max(0, start - width):start] + "[" + text[start:end] + "]" + text[end:end + width]).replace("\n", " ")
+    return in_context(text, start, end, width)
 
 
 def error_analysis(pairs: list[DocPair], schema: LabelSchema, max_examples: int = 5, worst: int = 10) -> dict:

@@ -21,7 +21,7 @@ from persian_ie.eval.analysis import error_analysis
 from persian_ie.eval.matching import pair_documents
 from persian_ie.eval.metrics import flat_f1s, bootstrap_intervals, document_counts, matching_scores, summary_scores
 from persian_ie.eval.seqeval_scores import seqeval_label_scores
-from persian_ie.errors import EvaluationError
+from persian_ie.errors import EvaluationError, ReportError
 
 REPORT_VERSION = 1
 
@@ -67,6 +67,8 @@ def compare_reports(a: dict, b: dict, n: int = 1000, seed: int = 12345) -> dict:
         raise EvaluationError(f"reports cover different documents ({len(set(docs_a) ^ set(docs_b))} differ); compare runs on the same gold file")
     schema = _schema_from_report(a)
     ids = sorted(docs_a)
+    _check_counts(docs_a, "A")
+    _check_counts(docs_b, "B")
     flat_a = flat_f1s(summary_scores([docs_a[i] for i in ids], schema))
     flat_b = flat_f1s(summary_scores([docs_b[i] for i in ids], schema))
     observed = {k: flat_b[k] - flat_a[k] for k in flat_a}
@@ -81,6 +83,34 @@ def compare_reports(a: dict, b: dict, n: int = 1000, seed: int = 12345) -> dict:
             if (delta > 0 and d <= 0) or (delta < 0 and d >= 0) or delta == 0:
                 worse[k] += 1
     return {"a": flat_a, "b": flat_b, "delta": observed, "p_value": {k: worse[k] / n for k in observed}, "samples": n, "seed": seed}
+
+
+def _check_counts(per_doc: dict, which: str) -> None:
+    for doc_id, counts in per_doc.items():
+        for key, value in counts.items():
+            if not (isinstance(value, list) and len(value) == 3 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)):
+                raise ReportError(f"report {which}: per_document[{doc_id!r}][{key!r}] must be [tp, fp, fn] counts, got {str(value)[:40]}")
+
+
+def load_report(path: str) -> dict:
+    """A JSON report written by ``evaluate --out``, checked before ``--compare`` uses it."""
+    import json
+    from pathlib import Path
+
+    try:
+        report = json.loads(Path(path).read_text("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ReportError(f"{path}: not a JSON report ({type(exc).__name__}: {str(exc)[:80]}); pass files written by evaluate --out") from None
+    if not isinstance(report, dict):
+        raise ReportError(f"{path}: a report must be a JSON object, got {type(report).__name__}")
+    docs = report.get("per_document")
+    if not isinstance(docs, dict) or not all(isinstance(c, dict) for c in docs.values()):
+        raise ReportError(f"{path}: field 'per_document' missing or not an object of per-document counts; re-run evaluate --out")
+    if not docs:
+        raise ReportError(f"{path}: field 'per_document' is empty; nothing to compare")
+    if not isinstance(report.get("schema_definition"), dict):
+        raise ReportError(f"{path}: field 'schema_definition' missing; re-run evaluate --out to produce it")
+    return report
 
 
 def _schema_from_report(report: dict) -> LabelSchema:
@@ -108,6 +138,7 @@ def to_terminal(report: dict) -> str:
         lines += [_row(f"rec:{k}", v) for k, v in report["records"].items()]
     if report.get("warnings"):
         lines.append("warnings: " + ", ".join(f"{k}={v}" for k, v in report["warnings"].items()))
+        lines += [f"  {k}, e.g. {v}" for k, v in report.get("warning_examples", {}).items()]
     return "\n".join(lines)
 
 

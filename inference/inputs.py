@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -117,6 +118,8 @@ def _record_id(obj, source, position, fields) -> str | BadRecord:
 
 def _record_meta(obj, source, position, fields) -> dict | BadRecord:
     meta = {k: obj[k] for k in fields.meta_fields if obj.get(k) is not None and obj[k] == obj[k]}  # NaN != NaN: missing
+    # ±Infinity (a Parquet float) has no JSON form: written as null, the document kept.
+    meta = {k: None if isinstance(v, float) and math.isinf(v) else v for k, v in meta.items()}
     if is_farsnews(obj):
         meta = {**farsnews_meta(obj), **meta}
     try:  # what cannot be written as strict JSON must not reach the output

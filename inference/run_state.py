@@ -211,8 +211,8 @@ class Ledger:
         except UnicodeDecodeError as exc:
             raise LedgerError(f"{self.path}:{number}: not valid UTF-8 (byte {exc.start}); the ledger is corrupt, "
                               f"rerun without --resume to start over") from None
-        except json.JSONDecodeError as exc:
-            raise LedgerError(f"{self.path}:{number}: malformed JSON ({exc.msg}); the ledger is corrupt, "
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, or nesting too deep
+            raise LedgerError(f"{self.path}:{number}: malformed JSON ({getattr(exc, 'msg', type(exc).__name__)}); the ledger is corrupt, "
                               f"rerun without --resume to start over") from None
         if not isinstance(entry, dict):
             raise LedgerError(f"{self.path}:{number}: a ledger line must be a JSON object, got {line[:60]!r}")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
 
 from persian_ie.errors import PersianIEError
@@ -76,6 +78,7 @@ def show_cli(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="persian-ie", description="Persian news information extraction")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an internal error (also PERSIAN_IE_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check JSONL documents against SCHEMA.md and a label schema")
@@ -132,6 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: exit 3 so scripts can tell the two apart
+        return _internal_error(exc, args.debug or os.environ.get("PERSIAN_IE_DEBUG") == "1")
+
+
+def _internal_error(exc: Exception, debug: bool) -> int:
+    """Exit codes: 0 ok, 1 invalid data (validate, annotate), 2 a coded error, 3 an internal error."""
+    if debug:
+        traceback.print_exc()
+    first_line = (str(exc).splitlines() or [""])[0][:300]
+    hint = "" if debug else " (run with --debug or PERSIAN_IE_DEBUG=1 for the traceback, and report it)"
+    print(f"internal error: {type(exc).__name__}: {first_line}{hint}", file=sys.stderr)
+    return 3
 
 
 if __name__ == "__main__":

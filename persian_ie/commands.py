@@ -62,10 +62,10 @@ def format_facts(doc, labels: list[str]) -> str:
 def evaluate_cli(args) -> int:
     from persian_ie.data.document import read_documents, write_documents
     from persian_ie.data.schema import load_schema
-    from persian_ie.eval.report import compare_reports, evaluate_documents, to_markdown, to_terminal
+    from persian_ie.eval.report import compare_reports, evaluate_documents, load_report, to_markdown, to_terminal
 
     if args.compare:
-        a, b = (json.loads(Path(p).read_text("utf-8")) for p in args.compare)
+        a, b = (load_report(p) for p in args.compare)
         result = compare_reports(a, b, args.bootstrap or 1000, args.seed)
         print(f"{'':<22} {'A':>7} {'B':>7} {'delta':>8} {'p':>7}")
         for key in result["delta"]:

@@ -83,3 +83,19 @@ class ModelConfigError(PersianIEError):
     """A model directory whose config.json or weights are missing, invalid or unsafe (names file and field)."""
 
     code = "E304"
+class YamlError(PersianIEError):
+    """A schema or config YAML file that cannot be read safely (invalid, or uses anchors/aliases)."""
+
+    code = "E104"
+
+
+class TrainingDataError(PersianIEError):
+    """Training data that breaks ``validate``'s rules, or has no usable document."""
+
+    code = "E202"
+
+
+class ReportError(PersianIEError):
+    """An evaluation report (``evaluate --compare``) that is not valid JSON or lacks its fields."""
+
+    code = "E402"

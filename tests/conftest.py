@@ -28,13 +28,13 @@ def tiny_base(tmp_path_factory) -> Path:
     random weights, real tokenization, built in a second."""
     from transformers import BertConfig, BertModel
 
-    from persian_ie.bench.gpu import build_tokenizer
+    from persian_ie.models.wordpiece import build_wordpiece_tokenizer
     from persian_ie.data.normalize import Normalizer
 
     norm = Normalizer()
     texts = [norm(t).text for t in _training_texts()]
     directory = tmp_path_factory.mktemp("tiny_base")
-    fast = build_tokenizer(texts, 2000, directory)
+    fast = build_wordpiece_tokenizer(texts, 2000, directory)
     config = BertConfig(vocab_size=len(fast), hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, max_position_embeddings=512, pad_token_id=0)
     import torch
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from persian_ie.errors import ConfigError
+from persian_ie.data.normalize import NormalizerConfig
+from persian_ie.data.safe_yaml import load_yaml
+from persian_ie.errors import ConfigError, YamlError
 
 
 @dataclass
@@ -127,8 +127,8 @@ def _nested_type(cls, key):
 
 def _parse_value(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml(text, "--set value")
+    except YamlError:
         return text
 
 
@@ -141,7 +141,9 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         node = raw
         parts = key.strip().split(".")
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
+            if not isinstance(node.setdefault(part, {}), dict):
+                raise ConfigError(f"override {item!r}: {part!r} is a value ({node[part]!r}), not a section")
+            node = node[part]
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {part!r} is not a section")
         node[parts[-1]] = _parse_value(value)
@@ -154,14 +156,55 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"config file {path} does not exist")
-        try:
-            raw = yaml.safe_load(path.read_text("utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        raw = load_yaml(path.read_text("utf-8"), str(path)) or {}
     raw = apply_overrides(raw, overrides or [])
     config = _build(TrainConfig, raw, str(path or "config"))
     if isinstance(config.data.train, str):
         config.data.train = [config.data.train]
-    if config.optim.precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise ConfigError(f"optim.precision must be auto, fp32, bf16 or fp16, got {config.optim.precision!r}")
+    check_values(config)
     return config
+
+
+# Keys whose value is one of a fixed set: a typo fails at load, not after the first epoch.
+CHOICES = {
+    "model.decoding": ("argmax", "constrained"),
+    "optim.precision": ("auto", "fp32", "bf16", "fp16"),
+    "data.format": ("jsonl", "peyma", "conll"),
+}
+# (key, smallest allowed value) for counts; epochs may be fractional.
+POSITIVE_INTS = (("optim.batch_size", 1), ("optim.grad_accum", 1), ("window.max_length", 8), ("window.stride", 0),
+                 ("optim.max_steps", 1), ("optim.eval_every_steps", 1), ("optim.patience", 0), ("bootstrap", 0), ("seed", 0))
+
+
+def _get(config: TrainConfig, key: str):
+    value = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def check_values(config: TrainConfig) -> None:
+    """Types, ranges and choices of the resolved config (``ConfigError`` naming key, value and what is allowed)."""
+    if not isinstance(config.normalization, dict):
+        raise ConfigError(f"normalization: expected a mapping, got {config.normalization!r}")
+    NormalizerConfig.from_dict(config.normalization)  # its keys and choices, checked now rather than at train time
+    for key, allowed in CHOICES.items():
+        if _get(config, key) not in allowed:
+            raise ConfigError(f"{key}: {_get(config, key)!r} is not one of {', '.join(allowed)}")
+    for i, aux in enumerate(config.data.auxiliary):
+        if aux.format not in CHOICES["data.format"]:
+            raise ConfigError(f"data.auxiliary[{i}].format: {aux.format!r} is not one of {', '.join(CHOICES['data.format'])}")
+    for key, least in POSITIVE_INTS:
+        value = _get(config, key)
+        optional = key in ("optim.max_steps", "optim.eval_every_steps", "optim.patience")
+        if value is None and optional:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ConfigError(f"{key}: expected an integer >= {least}, got {value!r}")
+    epochs = config.optim.epochs
+    if not isinstance(epochs, (int, float)) or isinstance(epochs, bool) or not epochs > 0 or epochs != epochs or epochs == float("inf"):
+        raise ConfigError(f"optim.epochs: expected a number > 0 (e.g. 3 or 0.5), got {epochs!r}")
+    for key in ("optim.lr", "optim.head_lr", "optim.weight_decay", "optim.warmup_ratio", "model.dropout", "optim.max_grad_norm"):
+        value = _get(config, key)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{key}: expected a number >= 0, got {value!r}")

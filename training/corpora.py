@@ -7,7 +7,8 @@ import logging
 from persian_ie.data.document import Document, read_documents
 from persian_ie.data.readers import ReaderStats, read_conll, read_peyma
 from persian_ie.data.schema import LabelSchema
-from persian_ie.errors import ConfigError
+from persian_ie.data.validate import document_problems
+from persian_ie.errors import ConfigError, TrainingDataError
 from persian_ie.training.config import AuxCorpus
 
 log = logging.getLogger(__name__)
@@ -73,4 +74,23 @@ def load_training_documents(data_cfg, schema: LabelSchema) -> tuple[list[Documen
     test = read_corpus(data_cfg.test, data_cfg.format) if data_cfg.test else []
     _check_labels(dev, schema, "data.dev")
     _check_labels(test, schema, "data.test")
+    for where, docs in (("data.train", train), ("data.dev", dev), ("data.test", test)):
+        _check_documents(docs, schema, where)
+    if not any(d.text and d.text.strip() for d in train):
+        raise TrainingDataError(
+            f"data.train ({', '.join(map(str, data_cfg.train))}): no document with text "
+            f"({len(train)} read); training needs at least one non-empty document"
+        )
     return train, dev, test
+
+
+def _check_documents(docs: list[Document], schema: LabelSchema, where: str, show: int = 5) -> None:
+    """The rules of ``persian-ie validate``, applied before any model is loaded."""
+    problems = [p for d in docs for p in document_problems(d, schema, where) if p.rule != "empty-text"]
+    if problems:
+        listed = "; ".join(str(p) for p in problems[:show])
+        more = f" (and {len(problems) - show} more)" if len(problems) > show else ""
+        raise TrainingDataError(
+            f"{where}: {len(problems)} problem(s) by the rules of `persian-ie validate`: {listed}{more}; "
+            "run `persian-ie validate` on the file and fix them"
+        )

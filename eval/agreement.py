@@ -1,6 +1,6 @@
 """Inter-annotator agreement between two independent passes.
 
-    python -m persian_ie.data.agreement data/annotation/pass_a data/annotation/pass_b [--json OUT]
+    python -m persian_ie.eval.agreement data/annotation/pass_a data/annotation/pass_b [--json OUT]
 
 Scores pass B against pass A on the documents both annotated, with the
 evaluation harness (strict span-level F1 is symmetric, so which pass is
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from persian_ie.data.annotation_tools import check_ann_file
 from persian_ie.data.schema import load_schema
+from persian_ie.data.snippets import in_context
 
 
 def load_pass(folder: Path, schema, texts: Path, ids=None) -> dict:
@@ -61,7 +62,7 @@ def print_diff(pass_a: Path, pass_b: Path, texts: Path) -> None:
         print(f"== {doc_id}")
         for who, only in (("A only", ka - kb), ("B only", kb - ka)):
             for label, start, end in sorted(only, key=lambda x: x[1]):
-                ctx = (text[max(0, start - 25):start] + "[" + text[start:end] + "]" + text[end:end + 25]).replace("\n", " ")
+                ctx = in_context(text, start, end, width=25)
                 print(f"  {who}: {label:<8} [{start},{end}) {text[start:end]!r}  …{ctx}…")
         for who, only in (("A only", ra - rb), ("B only", rb - ra)):
             for rel in sorted(only):
@@ -95,7 +96,7 @@ def main(argv=None) -> int:
     if args.json:
         # The figure travels with the command that reproduces it.
         argv_used = sys.argv[1:] if argv is None else list(argv)
-        result = {"command": "python -m persian_ie.data.agreement " + " ".join(argv_used), **result}
+        result = {"command": "python -m persian_ie.eval.agreement " + " ".join(argv_used), **result}
         Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0
 
