@@ -28,6 +28,12 @@ import bisect
 from persian_ie.data.document import Relation, Span
 
 PARTY_BREAKS = ("،", ".", ":", "\n", "؛", "!", "؟")
+PRONOUNS = ("وی", "او")
+LIGHT_VERBS = ("شد", "شدند", "کرد", "کردند", "داد", "دادند", "است", "بود", "شود", "کند", "كرد", "كردند", "كند")
+# Optional rules, tried on dev (docs/benchmarks.md section 7); DEFAULT_RULES are the kept ones.
+HONORIFICS = ("دکتر", "دكتر", "مهندس", "حجت‌الاسلام", "حجت الاسلام", "حجت‌الاسلام‌والمسلمین", "والمسلمین", "آیت‌الله", "آيت‌الله", "آیت الله", "سردار", "آقای", "آقاي", "خانم", "حضرت", "امام", "سرلشکر", "سرتیپ", "تیمسار", "استاد")
+RULES = ("honorific_gap", "genitive_proposer", "subject_proposer", "pronoun_proposer", "addressee_party", "verb_stops_party")
+DEFAULT_RULES: frozenset = frozenset()
 APPOSITION_CHARS = " \t\n\u200c\u00a0«»\"'،,()-–"
 
 
@@ -92,9 +98,18 @@ def _clamp(pos: int, n: int) -> int:
     return min(max(pos, 0), n)
 
 
-def _link_holders(text, spans, sent_of, runs) -> list[Relation]:
+def _honorific_gap(gap: str) -> bool:
+    """Apposition once honorifics are dropped (``شهردار مشهد دکتر محمد ...``)."""
+    words = [w for w in gap.replace("به عنوان", " ").split() if w.strip(APPOSITION_CHARS) not in HONORIFICS]
+    return _adjacent(" ".join(words))
+
+
+def _link_holders(text, spans, sent_of, runs, rules=frozenset()) -> list[Relation]:
     """Candidates come from the apposition run around the title (bisect), not all names."""
     left, right = runs
+    if "honorific_gap" in rules:  # honorific letters break the runs: look 60 characters around instead
+        left = _Window(left, -60)
+        right = _Window(right, 60)
     persons = [(i, s) for i, s in enumerate(spans) if s.label == "PER"]
     by_end, by_start = _Sorted(persons, "end"), _Sorted(persons, "start")
     relations = []
@@ -103,12 +118,24 @@ def _link_holders(text, spans, sent_of, runs) -> list[Relation]:
         near_before = by_end.between(left[_clamp(title.start, n)], title.start)
         near_after = by_start.between(title.end, right[_clamp(title.end, n)])
         # sorted by list index: ties between equal offsets resolve as the plain scan did
-        before = sorted(c for c in near_before if _adjacent(text[c[1].end:title.start]) and sent_of(c[1].start) == sent)
-        after = sorted(c for c in near_after if c[1].start >= title.end and _adjacent(text[title.end:c[1].start]) and sent_of(c[1].start) == sent)
+        fits = _honorific_gap if "honorific_gap" in rules else _adjacent
+        before = sorted(c for c in near_before if fits(text[c[1].end:title.start]) and sent_of(c[1].start) == sent)
+        after = sorted(c for c in near_after if c[1].start >= title.end and fits(text[title.end:c[1].start]) and sent_of(c[1].start) == sent)
         best = before[-1][1] if before else (after[0][1] if after else None)
         if best is not None:
             relations.append(Relation("holder", title.id, best.id))
     return relations
+
+
+class _Window:
+    """Stands in for a run array: the offset ``reach`` characters away (or the run's, if further)."""
+
+    def __init__(self, runs: list[int], reach: int):
+        self.runs, self.reach = runs, reach
+
+    def __getitem__(self, pos: int) -> int:
+        far = pos + self.reach
+        return min(self.runs[pos], far) if self.reach < 0 else max(self.runs[pos], far)
 
 
 def _outermost(spans: list[Span]) -> list[Span]:
@@ -116,7 +143,7 @@ def _outermost(spans: list[Span]) -> list[Span]:
     return [s for s in spans if not any(o is not s and o.start <= s.start and s.end <= o.end and (o.end - o.start) > (s.end - s.start) for o in spans)]
 
 
-def _latest_before(by_end: _Sorted, pos: int, lo: float) -> list[tuple[int, Span]]:
+def _latest_before(by_end: _Sorted, pos: int, lo: float, skip=None) -> list[tuple[int, Span]]:
     """Mentions starting at ``lo`` or later that share the largest end <= ``pos``.
 
     Only those can win the proposer rule (largest end first; a mention that
@@ -125,16 +152,60 @@ def _latest_before(by_end: _Sorted, pos: int, lo: float) -> list[tuple[int, Span
     i = bisect.bisect_right(by_end.keys, pos) - 1
     found: list[tuple[int, Span]] = []
     while i >= 0 and (not found or by_end.keys[i] == found[0][1].end):
-        if by_end.items[i][1].start >= lo:
+        if by_end.items[i][1].start >= lo and not (skip and skip(by_end.items[i][1])):
             found.append(by_end.items[i])
         i -= 1
     return sorted(found)
 
 
-def _find_proposer(prop, sent, sent_of, agents_by_end, holder_of, by_id):
+def _genitive(text, prop, agents_by_start):
+    """A PER/ORG/TITLE right after the trigger inside the proposal (``درخواست استقلالی‌ها برای ...``)."""
+    for _, a in agents_by_start.between(prop.start + 1, prop.end):
+        words = text[prop.start:a.start].split()
+        if a.end <= prop.end and (len(words) == 1 or (len(words) == 2 and (words[1] in ("از", "اخیر", "اخير") or words[0] == "اعلام"))):
+            return a
+    return None
+
+
+def _subject(text, prop, sent, sent_of, agents_by_start):
+    """The first mention of the proposal's sentence before it (the subject), not a ``X:`` source line."""
+    lo = sent_of.first_offset(sent)
+    pool = [a for _, a in agents_by_start.between(lo, prop.start) if a.end <= prop.start]
+    pool = [a for a in _outermost(pool) if not (a.label == "ORG" and text[a.end:a.end + 2].strip().startswith(":"))]
+    return pool[0] if pool else None
+
+
+def _pronoun_antecedent(text, prop, sent, sent_of, persons_by_end):
+    """``وی``/``او`` opening the proposal's sentence: the last person named before it."""
+    start = sent_of.starts[sent] if sent_of.starts else 0
+    words = text[start:prop.start].split()
+    if not words or words[0].strip("«»\"'،,:") not in PRONOUNS:
+        return None
+    i = bisect.bisect_right(persons_by_end.keys, start) - 1
+    limit = sent_of.first_offset(max(0, sent - 5))
+    if i >= 0 and persons_by_end.items[i][1].start >= limit:
+        return persons_by_end.items[i][1]
+    return None
+
+
+def _find_proposer(prop, sent, sent_of, agents_by_end, holder_of, by_id, ctx=None):
     """The nearest outermost mention in the proposal's sentence, else the one before."""
+    if ctx is not None:
+        text, rules, agents_by_start, persons_by_end = ctx
+        found = None
+        if "genitive_proposer" in rules:
+            found = _genitive(text, prop, agents_by_start)
+        if found is None and "pronoun_proposer" in rules:
+            found = _pronoun_antecedent(text, prop, sent, sent_of, persons_by_end)
+        if found is None and "subject_proposer" in rules:
+            found = _subject(text, prop, sent, sent_of, agents_by_start)
+        if found is not None:
+            return by_id[holder_of[found.id]] if found.label == "TITLE" and found.id in holder_of else found
+    skip = None
+    if ctx is not None and "addressee_party" in ctx[1]:
+        skip = lambda a: a.label != "PER" and _is_addressee(ctx[0], a, prop)
     for lo in (sent_of.first_offset(sent), sent_of.first_offset(sent - 1)):
-        top = _latest_before(agents_by_end, prop.start, lo)
+        top = _latest_before(agents_by_end, prop.start, lo, skip)
         if top:
             proposer = max(_outermost([s for _, s in top]), key=lambda a: (a.end, a.label == "PER"))
             if proposer.label == "TITLE" and proposer.id in holder_of:
@@ -143,29 +214,63 @@ def _find_proposer(prop, sent, sent_of, agents_by_end, holder_of, by_id):
     return None
 
 
-def _link_proposals(text, spans, holders, sent_of) -> list[Relation]:
+def _is_addressee(text, a, prop) -> bool:
+    before = text[max(0, a.start - 4):a.start].split()
+    return a.end <= prop.start and _adjacent(text[a.end:prop.start]) and bool(before) and before[-1] in ("از", "به")
+
+
+def _addressees(text, prop, sent, sent_of, parties_by_start) -> list[tuple[int, Span]]:
+    """``از X درخواست`` / ``به X پیشنهاد``: a CITY/ORG right before the trigger, after از/به."""
+    lo = max(sent_of.first_offset(sent), prop.start - 200)
+    found = []
+    for item in parties_by_start.between(lo, prop.start):
+        if _is_addressee(text, item[1], prop):
+            found.append(item)
+    return found
+
+
+def _verb_stop(text, start, stop) -> int:
+    """The first light verb (``شد``, ``کرد`` ...) after the proposal ends the party search."""
+    pos = start
+    for word in text[start:stop].split():
+        pos = text.find(word, pos)
+        if word.strip("،.") in LIGHT_VERBS:
+            return pos
+        pos += len(word)
+    return stop
+
+
+def _link_proposals(text, spans, holders, sent_of, rules=DEFAULT_RULES) -> list[Relation]:
     relations = []
     holder_of = {r.head: r.tail for r in holders}
     by_id = {s.id: s for s in spans}
     agents_by_end = _Sorted([(i, s) for i, s in enumerate(spans) if s.label in ("PER", "ORG", "TITLE")], "end")
     parties_by_start = _Sorted([(i, s) for i, s in enumerate(spans) if s.label in ("CITY", "ORG")], "start")
     breaks = [i for i, ch in enumerate(text) if ch in PARTY_BREAKS]
+    ctx = None
+    if rules:
+        persons_by_end = _Sorted([(i, s) for i, s in enumerate(spans) if s.label == "PER"], "end")
+        ctx = (text, rules, _Sorted([(i, s) for i, s in enumerate(spans) if s.label in ("PER", "ORG", "TITLE")], "start"), persons_by_end)
     for prop in (s for s in spans if s.label == "PROPOSAL"):
         sent = sent_of(prop.start)
-        proposer = _find_proposer(prop, sent, sent_of, agents_by_end, holder_of, by_id)
+        proposer = _find_proposer(prop, sent, sent_of, agents_by_end, holder_of, by_id, ctx)
         if proposer is not None:
             relations.append(Relation("proposer", prop.id, proposer.id))
         k = bisect.bisect_left(breaks, prop.end)
         stop = breaks[k] if k < len(breaks) else len(text)
-        for _, party in sorted(parties_by_start.between(prop.start, max(prop.end, stop))):
+        if "verb_stops_party" in rules:
+            stop = _verb_stop(text, prop.end, stop)
+        addressed = dict(_addressees(text, prop, sent, sent_of, parties_by_start)) if "addressee_party" in rules else {}
+        candidates = {**dict(parties_by_start.between(prop.start, max(prop.end, stop))), **addressed}
+        for i, party in sorted(candidates.items(), key=lambda x: x[0]):
             inside = prop.start <= party.start and party.end <= prop.end
             after = prop.end <= party.start and party.end <= stop and sent_of(party.start) == sent
-            if (inside or after) and (proposer is None or party.id != proposer.id):
+            if (inside or after or i in addressed) and (proposer is None or party.id != proposer.id):
                 relations.append(Relation("party", prop.id, party.id))
     return relations
 
 
-def link(text: str, spans: list[Span], sentence_bounds: list[tuple[int, int]]) -> list[Relation]:
+def link(text: str, spans: list[Span], sentence_bounds: list[tuple[int, int]], rules=None) -> list[Relation]:
     """Relations between ``spans`` (original offsets) by the rules above.
 
     ``sentence_bounds`` are (start, end) character offsets of sentences, in order.
@@ -173,8 +278,9 @@ def link(text: str, spans: list[Span], sentence_bounds: list[tuple[int, int]]) -
     1,000,000-character document links like many small ones.
     """
     sent_of = _SentenceIndex(sentence_bounds)
-    holders = _link_holders(text, spans, sent_of, _apposition_runs(text))
-    return holders + _link_proposals(text, spans, holders, sent_of)
+    rules = DEFAULT_RULES if rules is None else frozenset(rules)
+    holders = _link_holders(text, spans, sent_of, _apposition_runs(text), rules)
+    return holders + _link_proposals(text, spans, holders, sent_of, rules)
 
 
 def build_records(text: str, spans: list[Span], relations: list[Relation], sentence_bounds, meta: dict | None = None) -> dict:
