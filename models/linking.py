@@ -16,6 +16,24 @@ The first, documented linking rule (a learned one may follow):
   (other than its proposer), then those following it in the same sentence
   up to the next break (``،`` ``.`` ``:`` ``؛`` ``!`` ``؟`` or a newline).
 
+Kept refinements (``DEFAULT_RULES``, chosen on dev with the paired bootstrap,
+docs/benchmarks.md section 7; ``link(..., rules=())`` gives the rules above alone):
+
+* ``honorific_gap``: honorifics (``دکتر``, ``حجت‌الاسلام``, ...) may stand in the
+  apposition gap (``شهردار مشهد دکتر محمد ...``); candidates within 60 characters.
+* ``genitive_proposer``: a PER/ORG/TITLE right after the trigger inside the
+  proposal (``درخواست استقلالی‌ها برای ...``, SCHEMA.md: "unless it sits inside
+  the phrase as a genitive") is the proposer, and so not a party.
+* ``addressee_party``: a CITY/ORG after ``از``/``به`` right before the trigger
+  (``از سازمان لیگ درخواست``) is a party (the addressee) and never the proposer.
+* ``verb_stops_party``: the party search after the proposal also stops at the
+  first light verb (``شد``, ``کرد`` ...): what follows is another clause.
+
+Holder stays within one sentence (SCHEMA.md section 3: "not across
+sentences"), so the seed's lead office and the next sentence's name are not
+linked. Tried and rejected on dev: ``pronoun_proposer``, ``subject_proposer``,
+``opening_subject`` (still selectable by name).
+
 Records: ``officials`` (each holder relation: person and title) and
 ``proposals`` (each PROPOSAL with proposer and parties), each with the
 offsets of its source sentence.
@@ -32,8 +50,8 @@ PRONOUNS = ("وی", "او")
 LIGHT_VERBS = ("شد", "شدند", "کرد", "کردند", "داد", "دادند", "است", "بود", "شود", "کند", "كرد", "كردند", "كند")
 # Optional rules, tried on dev (docs/benchmarks.md section 7); DEFAULT_RULES are the kept ones.
 HONORIFICS = ("دکتر", "دكتر", "مهندس", "حجت‌الاسلام", "حجت الاسلام", "حجت‌الاسلام‌والمسلمین", "والمسلمین", "آیت‌الله", "آيت‌الله", "آیت الله", "سردار", "آقای", "آقاي", "خانم", "حضرت", "امام", "سرلشکر", "سرتیپ", "تیمسار", "استاد")
-RULES = ("honorific_gap", "genitive_proposer", "subject_proposer", "pronoun_proposer", "addressee_party", "verb_stops_party")
-DEFAULT_RULES: frozenset = frozenset()
+RULES = ("honorific_gap", "genitive_proposer", "opening_subject", "subject_proposer", "pronoun_proposer", "addressee_party", "verb_stops_party")
+DEFAULT_RULES: frozenset = frozenset({"genitive_proposer", "verb_stops_party", "addressee_party", "honorific_gap"})
 APPOSITION_CHARS = " \t\n\u200c\u00a0«»\"'،,()-–"
 
 
@@ -175,6 +193,16 @@ def _subject(text, prop, sent, sent_of, agents_by_start):
     return pool[0] if pool else None
 
 
+def _opening_subject(text, prop, sent, sent_of, agents_by_start):
+    """A name or title opening the proposal's sentence (at most one word before it), not a ``X:`` source."""
+    found = _subject(text, prop, sent, sent_of, agents_by_start)
+    start = sent_of.starts[sent] if sent_of.starts else 0
+    if found is None or found.label == "ORG" or len(text[start:found.start].split()) > 1:
+        return None
+    after = text[found.end:found.end + 12].split()
+    return None if after and after[0].rstrip(":") in ("گفت", "افزود", "می‌گوید", "گفته") or text[found.end:found.end + 2].strip().startswith(":") else found
+
+
 def _pronoun_antecedent(text, prop, sent, sent_of, persons_by_end):
     """``وی``/``او`` opening the proposal's sentence: the last person named before it."""
     start = sent_of.starts[sent] if sent_of.starts else 0
@@ -197,13 +225,15 @@ def _find_proposer(prop, sent, sent_of, agents_by_end, holder_of, by_id, ctx=Non
             found = _genitive(text, prop, agents_by_start)
         if found is None and "pronoun_proposer" in rules:
             found = _pronoun_antecedent(text, prop, sent, sent_of, persons_by_end)
+        if found is None and "opening_subject" in rules:
+            found = _opening_subject(text, prop, sent, sent_of, agents_by_start)
         if found is None and "subject_proposer" in rules:
             found = _subject(text, prop, sent, sent_of, agents_by_start)
         if found is not None:
             return by_id[holder_of[found.id]] if found.label == "TITLE" and found.id in holder_of else found
     skip = None
     if ctx is not None and "addressee_party" in ctx[1]:
-        skip = lambda a: a.label != "PER" and _is_addressee(ctx[0], a, prop)
+        skip = lambda a: a.label in ("ORG", "CITY") and _is_addressee(ctx[0], a, prop)
     for lo in (sent_of.first_offset(sent), sent_of.first_offset(sent - 1)):
         top = _latest_before(agents_by_end, prop.start, lo, skip)
         if top:

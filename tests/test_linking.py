@@ -61,3 +61,37 @@ def test_no_holder_without_apposition_or_across_sentences():
     spans = [_at(text, "TITLE", "t", "شهردار مشهد"), _at(text, "PER", "p", "کلایی")]
     cut = text.index(".") + 1
     assert link(text, spans, [(0, cut), (cut + 1, len(text))]) == []
+
+
+def _rels(text, spans, rules=None):
+    return {(r.type, r.head, r.tail) for r in link(text, spans, [(0, len(text))], rules)}
+
+
+def test_genitive_proposer_inside_the_proposal_is_proposer_not_party():
+    text = "کمالوند با درخواست استقلالی‌ها برای تعویق بازی مخالفت کرد"
+    spans = [_at(text, "PER", "p", "کمالوند"), _at(text, "PROPOSAL", "x", "درخواست استقلالی‌ها برای تعویق بازی"), _at(text, "ORG", "o", "استقلالی‌ها")]
+    assert ("proposer", "x", "p") in _rels(text, spans, ())  # the old rule: nearest before
+    kept = _rels(text, spans)
+    assert ("proposer", "x", "o") in kept and ("party", "x", "o") not in kept
+
+
+def test_addressee_before_trigger_is_party_and_not_proposer():
+    text = "اداره کل ورزش از سازمان لیگ درخواست کند"
+    spans = [_at(text, "ORG", "a", "اداره کل ورزش"), _at(text, "ORG", "b", "سازمان لیگ"), _at(text, "PROPOSAL", "x", "درخواست")]
+    assert ("proposer", "x", "b") in _rels(text, spans, ())
+    kept = _rels(text, spans)
+    assert ("proposer", "x", "a") in kept and ("party", "x", "b") in kept
+
+
+def test_light_verb_ends_the_party_search():
+    text = "نماینده خواستار توقف واگذاری شدند و در شرکت سنگ آهن"
+    spans = [_at(text, "PROPOSAL", "x", "خواستار توقف واگذاری"), _at(text, "ORG", "o", "سنگ آهن")]
+    assert ("party", "x", "o") in _rels(text, spans, ())
+    assert ("party", "x", "o") not in _rels(text, spans)
+
+
+def test_honorific_between_title_and_name_still_gives_holder():
+    text = "شهردار مشهد دکتر محمد پژمان آمد"
+    spans = [_at(text, "TITLE", "t", "شهردار مشهد"), _at(text, "PER", "p", "محمد پژمان")]
+    assert _rels(text, spans, ()) == set()
+    assert _rels(text, spans) == {("holder", "t", "p")}
