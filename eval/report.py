@@ -19,6 +19,7 @@ import random
 from persian_ie.data.schema import LabelSchema
 from persian_ie.eval.analysis import error_analysis
 from persian_ie.eval.matching import pair_documents
+from persian_ie.eval.proposal_errors import format_proposal_errors, proposal_errors
 from persian_ie.eval.metrics import flat_f1s, bootstrap_intervals, document_counts, matching_scores, summary_scores
 from persian_ie.eval.seqeval_scores import seqeval_label_scores
 from persian_ie.errors import EvaluationError, ReportError
@@ -39,6 +40,8 @@ def evaluate_documents(gold_docs, pred_docs, schema: LabelSchema, bootstrap: int
         seq = seqeval_label_scores(pairing.pairs, schema)
         report["seqeval"] = {"micro": seq["micro"], "agrees": bool(abs(seq["micro"]["f1"] - report["micro"]["f1"]) < 1e-9)}
     report["errors"] = error_analysis(pairing.pairs, schema, max_examples)
+    if "PROPOSAL" in schema.labels:
+        report["proposal_errors"] = proposal_errors(pairing.pairs, max_examples)
     report["per_document"] = {p.gold.id: c for p, c in zip(pairing.pairs, per_doc)}
     return report
 
@@ -136,6 +139,8 @@ def to_terminal(report: dict) -> str:
         lines.append("-" * 70)
         lines += [_row(f"rel:{k}", v) for k, v in report["relations"].items()]
         lines += [_row(f"rec:{k}", v) for k, v in report["records"].items()]
+    if report.get("proposal_errors"):
+        lines += ["-" * 70, format_proposal_errors(report["proposal_errors"])]
     if report.get("warnings"):
         lines.append("warnings: " + ", ".join(f"{k}={v}" for k, v in report["warnings"].items()))
         lines += [f"  {k}, e.g. {v}" for k, v in report.get("warning_examples", {}).items()]
