@@ -77,3 +77,15 @@ class OutputWriteError(PersianIEError):
     """Writing an output file failed (disk full, permissions)."""
 
     code = "E507"
+
+
+class FactsDatabaseError(PersianIEError):
+    """A facts database that cannot be opened, or was written by an incompatible schema version."""
+
+    code = "E701"
+
+
+class FactsExportError(PersianIEError):
+    """An export that cannot be written (unknown format, Parquet without pyarrow)."""
+
+    code = "E702"
