@@ -29,16 +29,17 @@ _DIGITS = {ord(d): str(i) for s in (PERSIAN_DIGITS, ARABIC_DIGITS) for i, d in e
 _PUNCT = re.compile(r"[\s\.\,،؛:«»\"'()\[\]\-ـ]+")
 
 
-def fold(text: str) -> str:
+def fold(text: str, zwnj: str = " ") -> str:
     """Letters, digits and spacing folded: Persian ی/ک, Latin digits, no
-    diacritics or kashida, every zero-width character and space run to one space."""
+    diacritics or kashida, every zero-width character to ``zwnj`` (a space by
+    default; "" keeps a ZWNJ-joined compound one word) and space runs to one space."""
     out = []
     for ch in text:
         ch = ARABIC_TO_PERSIAN.get(ch, ch)
         if is_diacritic(ch) or ch == "\u0640":
             continue
         if ch in ZERO_WIDTH:
-            ch = " "
+            ch = zwnj
         out.append(ch)
     folded = "".join(out).translate(_DIGITS).replace("أ", "ا").replace("إ", "ا").replace("آ", "آ")
     return _PUNCT.sub(" ", folded).strip()
@@ -58,9 +59,10 @@ def _strip_honorifics(tokens: list[str]) -> list[str]:
     return tokens
 
 
-def name_tokens(surface: str) -> list[str]:
-    """The name's words after folding and dropping leading honorifics."""
-    return _strip_honorifics(fold(surface).split())
+def name_tokens(surface: str, zwnj: str = " ") -> list[str]:
+    """The name's words after folding and dropping leading honorifics;
+    ``zwnj=""`` splits on spaces only (علیدادی‌سلیمانی stays one word)."""
+    return _strip_honorifics(fold(surface, zwnj).split())
 
 
 def person_key(surface: str) -> str:

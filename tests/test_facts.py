@@ -150,3 +150,8 @@ def test_cli_round_trip(tmp_path, capsys):
     assert main(["facts", "export", "--db", db, "--format", "xml", "--out", str(tmp_path)]) == 2
     assert "E702" in capsys.readouterr().err
     assert main(["facts", "who", "x", "--db", str(tmp_path / "missing.db")]) == 2
+
+
+def test_zwnj_compound_surname_is_not_split_into_a_tail():
+    doc = _doc("d", "سردار سلیمانی آمد. حسن علیدادی‌سلیمانی گفت.", ["سلیمانی", "حسن علیدادی‌سلیمانی"])
+    assert len(_groups(doc)) == 2

@@ -76,7 +76,7 @@ def cluster_document(doc: Document) -> list[Cluster]:
         key = person_key(surface(doc, span))
         if not key:
             continue
-        cluster = groups.setdefault(key, Cluster(key, name_tokens(surface(doc, span))))
+        cluster = groups.setdefault(key, Cluster(key, name_tokens(surface(doc, span), zwnj="")))
         cluster.spans.append(span)
         cluster.offices |= context_offices(doc, span)
     clusters = list(groups.values())
@@ -102,7 +102,8 @@ def _absorb(clusters: list[Cluster], rule) -> list[Cluster]:
 
 
 def _tails(full: Cluster) -> list[str]:
-    """The compact suffixes of a full name at word boundaries (not the whole name)."""
+    """The compact suffixes of a full name at word boundaries (not the whole
+    name); a ZWNJ is no boundary, so «سلیمانی» is no tail of «حسن علیدادی‌سلیمانی»."""
     return ["".join(full.tokens[i:]) for i in range(1, len(full.tokens))]
 
 
