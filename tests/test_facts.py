@@ -155,3 +155,15 @@ def test_cli_round_trip(tmp_path, capsys):
 def test_zwnj_compound_surname_is_not_split_into_a_tail():
     doc = _doc("d", "سردار سلیمانی آمد. حسن علیدادی‌سلیمانی گفت.", ["سلیمانی", "حسن علیدادی‌سلیمانی"])
     assert len(_groups(doc)) == 2
+
+
+def test_clustering_scores_against_annotated_ids_meet_the_targets():
+    from persian_ie.eval.clustering import b_cubed, evaluate
+
+    assert b_cubed({"a": 1, "b": 2}, {"a": "x", "b": "x"}) == (1.0, 0.5)
+    gold = ROOT / "data/annotation/person_ids"
+    corpus = [ROOT / f"data/corpus/{s}.jsonl" for s in ("train", "dev", "test")]
+    within = evaluate(gold / "test.jsonl", corpus, across=False, n=20)["scores"]
+    across = evaluate(gold / "across.jsonl", corpus, across=True, n=20)["scores"]
+    assert within["b3_f1"] >= 0.93 and within["b3_p"] >= 0.95
+    assert across["b3_f1"] >= 0.90 and across["b3_p"] >= 0.95
