@@ -167,3 +167,17 @@ def test_clustering_scores_against_annotated_ids_meet_the_targets():
     across = evaluate(gold / "across.jsonl", corpus, across=True, n=20)["scores"]
     assert within["b3_f1"] >= 0.93 and within["b3_p"] >= 0.95
     assert across["b3_f1"] >= 0.90 and across["b3_p"] >= 0.95
+
+
+def test_scale_bench_small_run(tmp_path, capsys, monkeypatch):
+    from persian_ie.bench.facts_scale import main as bench_main
+
+    monkeypatch.chdir(ROOT)
+    bench_main(["--docs", "300", "--work", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "300 document(s) loaded" in out and "peak RSS" in out
+    con = sqlite3.connect(tmp_path / "facts.db")
+    assert con.execute("SELECT count(*) FROM documents").fetchone()[0] == 300
+    # the generated copies of one article share people: fewer people than PER clusters loaded
+    assert con.execute("SELECT count(*) FROM person_ids").fetchone()[0] < con.execute(
+        "SELECT count(DISTINCT doc_id || '/' || person_id) FROM mentions WHERE label = 'PER'").fetchone()[0]
