@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from persian_ie.data.document import Document, Span
-from persian_ie.data.names import compact, edit_distance, name_tokens, office_key, person_key
+from persian_ie.data.names import edit_distance, name_tokens, office_key, person_key
 
 _SENTENCE_END = re.compile(r"[.!?؟\n]")
 _GAP_OK = re.compile(r"^[\s،,:؛\-–()«»]*$")
