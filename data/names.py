@@ -16,10 +16,11 @@ from persian_ie.data.normalize import ARABIC_TO_PERSIAN, ARABIC_DIGITS, PERSIAN_
 
 ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\ufeff", "\u00ad"}
 # Leading words that are honorifics, ranks or titles of address, never the name.
+# (Not امیر: it is a rank, but far more often the first name Amir.)
 HONORIFICS = (
     "آقای", "آقا", "خانم", "دکتر", "مهندس", "استاد", "حجت الاسلام", "حجه الاسلام", "حجت الاسلام و المسلمین",
     "والمسلمین", "و المسلمین", "آیت الله", "آیه الله", "آیت الله العظمی", "سردار", "سرلشکر", "سرتیپ",
-    "سرهنگ", "سرگرد", "سروان", "ستوان", "سرتیپ دوم", "دریادار", "امیر", "شیخ", "سید", "سیده", "حاج",
+    "سرهنگ", "سرگرد", "سروان", "ستوان", "سرتیپ دوم", "دریادار", "شیخ", "سید", "سیده", "حاج",
     "حاجی", "حاجیه", "جناب", "مرحوم", "شهید", "علامه", "امام", "حضرت",
 )
 _HONORIFIC_KEYS = sorted({h.replace(" ", "") for h in HONORIFICS}, key=len, reverse=True)

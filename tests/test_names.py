@@ -52,3 +52,7 @@ def test_office_key_completion_and_distance():
     assert office_key("شهردار مشهد") != office_key("شهردار تهران")
     assert edit_distance("مسعودیفر", "معصومیفر") == 3
     assert edit_distance("abc", "abc") == 0 and edit_distance("a", "abcdefgh", 4) == 4
+
+
+def test_first_names_that_look_like_ranks_stay():
+    assert person_key("امیر حسینی") != person_key("حسینی")
