@@ -119,6 +119,9 @@ def _register_later_commands(sub) -> None:
     from persian_ie import commands
 
     commands.register(sub)
+    from persian_ie import facts_commands
+
+    facts_commands.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

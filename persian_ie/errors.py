@@ -99,3 +99,13 @@ class ReportError(PersianIEError):
     """An evaluation report (``evaluate --compare``) that is not valid JSON or lacks its fields."""
 
     code = "E402"
+class FactsDatabaseError(PersianIEError):
+    """A facts database that cannot be opened, or was written by an incompatible schema version."""
+
+    code = "E701"
+
+
+class FactsExportError(PersianIEError):
+    """An export that cannot be written (unknown format, Parquet without pyarrow)."""
+
+    code = "E702"
