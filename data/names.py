@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 
-from persian_ie.data.normalize import ARABIC_TO_PERSIAN, ARABIC_DIGITS, PERSIAN_DIGITS, is_diacritic
+from persian_ie.data.normalize import ARABIC_DIGITS, ARABIC_TO_PERSIAN, PERSIAN_DIGITS, ZERO_WIDTH, is_diacritic
 
-ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\ufeff", "\u00ad"}
 # Leading words that are honorifics, ranks or titles of address, never the name.
 # (Not امیر: it is a rank, but far more often the first name Amir.)
 HONORIFICS = (

@@ -23,6 +23,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from persian_ie.data.normalize import ZERO_WIDTH
+
+# Bidi marks carry no letters either; they are not in ZERO_WIDTH because the
+# normalizer keeps them in the text.
+_INVISIBLE = ZERO_WIDTH | {"\u200e", "\u200f"}
+
 SEED_ID = "shabestan-1730839"
 UNICEF = ("یونیسف", "یونسیف")
 UNESCO = ("یونسکو",)
@@ -31,7 +37,7 @@ UNESCO = ("یونسکو",)
 def fold(text: str) -> str:
     """Comparison key: Persian letters, no spaces or zero-width characters."""
     text = text.replace("ي", "ی").replace("ك", "ک").replace("ى", "ی")
-    return "".join(ch for ch in text if not ch.isspace() and ch not in "\u200b\u200c\u200d\u200e\u200f")
+    return "".join(ch for ch in text if not ch.isspace() and ch not in _INVISIBLE)
 
 
 @dataclass
