@@ -35,10 +35,19 @@ def _print_facts(model_dir: Path, paths: list[str]) -> None:
     from persian_ie.data.readers import read_text_files
     from persian_ie.models.predictor import Predictor
 
+    from persian_ie.data.document import write_documents
+    from persian_ie.eval.checklist import SEED_ID, check_seed, format_checklist
+
     predictor = Predictor.from_pretrained(model_dir)
-    for doc in predictor.predict_documents(list(read_text_files(paths))):
+    docs = predictor.predict_documents(list(read_text_files(paths)))
+    # Kept next to the model so `persian-ie show` can render what was printed.
+    write_documents(model_dir.parent / "predict_texts.jsonl", docs)
+    for doc in docs:
         print(f"\nFacts extracted from {doc.id}:")
         print(format_facts(doc, predictor.schema.labels))
+        if doc.id == SEED_ID:  # the user's own example: its key facts as a checklist (issue 10)
+            print(format_checklist(check_seed(doc)))
+    print(f"\npredictions written to {model_dir.parent / 'predict_texts.jsonl'}")
 
 
 def format_facts(doc, labels: list[str]) -> str:

@@ -63,6 +63,10 @@ def test_offline_model_train_evaluate_predict(tmp_path, corpus_docs, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "micro" in out and "Facts extracted from shabestan-1730839" in out
+    # The seed's checklist follows its facts, and the printed prediction is kept for `show`.
+    assert "seed checklist:" in out and "/6 facts" in out
+    kept = [json.loads(line) for line in (tmp_path / "run" / "predict_texts.jsonl").read_text().splitlines()]
+    assert [d["id"] for d in kept] == ["shabestan-1730839"]
     model = tmp_path / "run" / "model"
     assert main(["evaluate", "--model", str(model), "--gold", str(tmp_path / "dev.jsonl"), "--bootstrap", "20", "--out", str(tmp_path / "r.json")]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["documents"] == 3
