@@ -21,6 +21,8 @@ def train_cli(args) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg = load_config(args.config, args.set)
     summary = train(cfg, resume=args.resume, show_progress=not args.no_progress)
+    if not summary.get("main_process", True):
+        return 0  # under a multi-process launcher the main process reports
     print(f"\nrun directory: {summary['output_dir']} (best model in model/, reports dev_report.*, test_report.*)")
     print(f"steps: {summary['steps']}, best dev micro-F1: {summary['best_dev_micro_f1']:.4f} at step {summary['best_step']}, training time {summary['train_seconds']:.0f}s")
     if "test_report" in summary:

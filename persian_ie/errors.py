@@ -29,6 +29,12 @@ class ConfigError(PersianIEError):
     code = "E201"
 
 
+class DistributedSetupError(PersianIEError):
+    """Launcher processes that did not join one training group (each would train alone into the same run directory)."""
+
+    code = "E220"
+
+
 class ModelLoadError(PersianIEError):
     code = "E301"
 
