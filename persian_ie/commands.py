@@ -149,8 +149,8 @@ def predict_cli(args) -> int:
     check_output_paths(args.inputs, {"--out": out, "--errors": errors})  # before the model loads: fail fast
     device, dtype = resolve_device(args.device, args.precision)
     predictor = Predictor.from_pretrained(args.model, device=device, dtype=dtype)
-    summary = run_prediction(predictor, args.inputs, out, errors, args.resume, fields, not args.no_text,
-                             args.chunk_size, args.batch_tokens, progress=not args.no_progress, model_dir=args.model)
+    summary = run_prediction(predictor, args.inputs, out, errors, resume=args.resume, fields=fields, include_text=not args.no_text,
+                             chunk_size=args.chunk_size, batch_tokens=args.batch_tokens, progress=not args.no_progress, model_dir=args.model)
     print(summary.line(), file=sys.stderr)
     return 0
 
