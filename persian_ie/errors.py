@@ -101,6 +101,12 @@ class TrainingDataError(PersianIEError):
     code = "E202"
 
 
+class UnsupportedUseError(PersianIEError):
+    """A tool that cannot run a persian-ie model (``transformers.pipeline``); the message names what can."""
+
+    code = "E410"
+
+
 class ReportError(PersianIEError):
     """An evaluation report (``evaluate --compare``) that is not valid JSON or lacks its fields."""
 
