@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,8 +196,6 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
 
 def _check_one_run(accelerator) -> None:
     """Refuse launcher processes that do not form one group: each would train alone into the same directory."""
-    import os
-
     launched = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if launched > 1 and accelerator.num_processes != launched:
         raise DistributedSetupError(
