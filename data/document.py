@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from persian_ie.errors import DocumentError
+from persian_ie.errors import DocumentError, InputError
 
 
 @dataclass
@@ -314,6 +314,14 @@ def iter_json_lines(path: str | Path, **ranges) -> Iterator[tuple[int, Any] | Li
         yield parsed if isinstance(parsed, LineError) else (number, parsed)
 
 
+def iter_json_objects(path: str | Path) -> Iterator[Any]:
+    """The objects of a JSONL file, streamed; a bad line raises ``InputError`` naming it."""
+    for item in iter_json_lines(path):
+        if isinstance(item, LineError):
+            raise InputError(f"{item.path}:{item.line}: {item.reason}")
+        yield item[1]
+
+
 def iter_documents(path: str | Path) -> Iterator[DocRecord | LineError]:
     """Stream documents of one JSONL(.gz) file; bad lines come as ``LineError``."""
     for item in iter_json_lines(path):
@@ -362,7 +370,7 @@ def dumps_document(doc: Document, include_text: bool = True, allow_nan: bool = T
 
 
 __all__ = [
-    "Span", "Relation", "Document", "LineError", "DocRecord", "iter_json_lines", "iter_documents",
+    "Span", "Relation", "Document", "LineError", "DocRecord", "iter_json_lines", "iter_json_objects", "iter_documents",
     "read_documents", "write_documents", "dumps_document", "sha1_text", "open_binary", "number_spans",
     "iter_lines", "open_regular", "loads_strict", "parse_json_line", "MAX_LINE_BYTES",
 ]

@@ -38,18 +38,22 @@ def spans_to_tags(tokens: tuple[Token, ...] | list[Token], spans: list[Span], sc
     return tags
 
 
-def tag_chunks(tags: list[str]) -> list[tuple[str, int, int]]:
+def tag_chunks(tags: list[str], repair: bool = False) -> list[tuple[str, int, int]]:
     """(label, first token, last token + 1) for each entity in a strict IOB2
-    reading: an ``I-X`` that does not continue a ``B-X``/``I-X`` is ignored."""
+    reading: an ``I-X`` that does not continue a ``B-X``/``I-X`` is ignored.
+
+    ``repair=True`` is the reading for external corpora (data/readers.py): such
+    an ``I-X`` starts an entity instead, as conlleval reads it.
+    """
     chunks: list[tuple[str, int, int]] = []
     current: list | None = None
     for i, tag in enumerate(tags):
-        if tag.startswith("B-"):
+        if tag.startswith("I-") and current and current[0] == tag[2:]:
+            current[2] = i + 1
+        elif tag.startswith("B-") or (repair and tag.startswith("I-")):
             if current:
                 chunks.append(tuple(current))
             current = [tag[2:], i, i + 1]
-        elif tag.startswith("I-") and current and current[0] == tag[2:]:
-            current[2] = i + 1
         else:
             if current:
                 chunks.append(tuple(current))

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from persian_ie.data.document import Document, LineError, Span, iter_json_lines
+from persian_ie.data.document import Document, Span, iter_json_objects
+from persian_ie.data.iob import tag_chunks
 from persian_ie.data.tokenize import is_bad_edge_char
 from persian_ie.errors import InputError
 
@@ -67,27 +68,22 @@ def _split_conll(line: str):
     return parts[0].strip(), parts[-1].strip()
 
 
+def _iob_tag(tag: str) -> str:
+    """``B-X``/``I-X`` from a corpus tag (``B_X`` too); anything else is ``O``."""
+    return f"{tag[0]}-{tag[2:]}" if len(tag) > 2 and tag[1] in "-_" else "O"
+
+
 def _tagged_to_document(doc_id, tokens, label_map, stats: ReaderStats, meta) -> Document:
-    text_parts, spans, offset = [], [], 0
-    current = None
-    for token, tag in tokens:
+    text_parts, bounds, offset = [], [], 0
+    for token, _ in tokens:
         token = token.strip() or "_"
-        start, end = offset, offset + len(token)
         text_parts.append(token)
-        offset = end + 1
-        prefix, label = (tag[0], tag[2:]) if len(tag) > 2 and tag[1] in "-_" else ("O", "")
-        if prefix == "I" and current is not None and current[0] == label:
-            current[2] = end
-            continue
-        if current is not None:
-            spans.append(current)
-            current = None
-        if prefix in ("B", "I"):
-            if prefix == "I":
-                stats.repaired_tags += 1
-            current = [label, start, end]
-    if current is not None:
-        spans.append(current)
+        bounds.append((offset, offset + len(token)))
+        offset += len(token) + 1
+    tags = [_iob_tag(tag) for _, tag in tokens]
+    chunks = tag_chunks(tags, repair=True)
+    stats.repaired_tags += sum(tags[lo].startswith("I-") for _, lo, _ in chunks)
+    spans = [(label, bounds[lo][0], bounds[hi - 1][1]) for label, lo, hi in chunks]
     doc_spans = []
     text = " ".join(text_parts)
     for label, start, end in spans:
@@ -173,12 +169,8 @@ def farsnews_document(article: dict) -> Document:
 
 
 def read_articles(path) -> Iterator[dict]:
-    """The raw article objects of a Fars News JSONL file (the project's one
-    JSONL reader, bounded); a bad line raises ``InputError`` naming it."""
-    for item in iter_json_lines(path):
-        if isinstance(item, LineError):
-            raise InputError(f"{item.path}:{item.line}: {item.reason}")
-        yield item[1]
+    """The raw article objects of a Fars News JSONL file (bounded); a bad line raises ``InputError`` naming it."""
+    return iter_json_objects(path)
 
 
 def read_farsnews(path) -> Iterator[Document]:

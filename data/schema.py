@@ -16,6 +16,17 @@ from persian_ie.errors import SchemaError
 
 BUILTIN_SCHEMAS = ("default", "peyma", "parstwiner")
 
+# Records (SCHEMA.md section 4) are facts assembled from relations:
+# ``officials`` from ``holder`` (a PER holding a TITLE), ``proposals`` from
+# each PROPOSAL with its ``proposer`` and ``party`` relations. A schema has a
+# kind of record only when it has the labels and at least one of the
+# relations it is made of, so a schema without them (PEYMA) has no records
+# section at all rather than a row of zeros.
+RECORD_KINDS = {
+    "officials": {"labels": ("PER", "TITLE"), "relations": ("holder",)},
+    "proposals": {"labels": ("PROPOSAL",), "relations": ("proposer", "party")},
+}
+
 
 @dataclass(frozen=True)
 class RelationType:
@@ -57,6 +68,14 @@ class LabelSchema:
     @property
     def labels(self) -> list[str]:
         return [label for labels in self.layers.values() for label in labels]
+
+    @property
+    def record_types(self) -> list[str]:
+        """The kinds of record (``RECORD_KINDS``) this schema can express."""
+        return [
+            kind for kind, parts in RECORD_KINDS.items()
+            if all(label in self.labels for label in parts["labels"]) and any(rel in self.relations for rel in parts["relations"])
+        ]
 
     def layer_of(self, label: str) -> str | None:
         for layer, labels in self.layers.items():

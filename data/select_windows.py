@@ -30,7 +30,7 @@ import re
 import sys
 from pathlib import Path
 
-from persian_ie.data.readers import farsnews_text
+from persian_ie.data.readers import farsnews_text, read_articles
 from persian_ie.data.select_articles import TRIGGER, _shingles
 
 MAX_WORDS = 250
@@ -139,8 +139,7 @@ def main(argv=None) -> int:
     parser.add_argument("--write", help="write windows.json and the window texts (texts/) under this folder")
     parser.add_argument("--check", help="compare with a windows.json")
     args = parser.parse_args(argv)
-    with open(args.articles, encoding="utf-8") as fh:
-        articles = [json.loads(line) for line in fh]
+    articles = list(read_articles(args.articles))
     sel = json.load(open(args.selection, encoding="utf-8"))
     selected = set(sel["proposal_trigger"]) | set(sel["ordinary"])
     corpus_texts = [p.read_bytes().decode("utf-8") for p in sorted(Path(args.corpus).glob("*.txt")) if "-w" not in p.stem]

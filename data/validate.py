@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from persian_ie.data.document import Document, LineError, iter_documents
 from persian_ie.data.schema import LabelSchema
@@ -65,46 +65,53 @@ def check_span_edges(text: str, start: int, end: int) -> str | None:
 
 def document_problems(doc: Document, schema: LabelSchema, path: str = "<doc>", line: int = 0) -> list[Problem]:
     """All rule violations of one document (file-level rules excepted)."""
-    problems: list[Problem] = []
+    found = [*_text_problems(doc), *_span_problems(doc, schema), *_overlap_problems(_layered_spans(doc, schema), doc.text), *_relation_problems(doc, schema)]
+    return [Problem(path, line, rule, message, doc.id, span_id) for rule, message, span_id in found]
 
-    def add(rule, message, span_id=None):
-        problems.append(Problem(path, line, rule, message, doc.id, span_id))
 
-    text = doc.text
-    if text is not None and not text.strip():
-        add("empty-text", "the document text is empty")
-    ids = Counter(s.id for s in doc.spans)
-    for span_id, n in ids.items():
+# Each rule helper yields (rule, message, span id or None); document_problems names the document.
+def _text_problems(doc: Document) -> Iterator[tuple]:
+    if doc.text is not None and not doc.text.strip():
+        yield "empty-text", "the document text is empty", None
+    for span_id, n in Counter(s.id for s in doc.spans).items():
         if n > 1:
-            add("span-id", f"span id used {n} times", span_id)
-    valid_spans = []
+            yield "span-id", f"span id used {n} times", span_id
+
+
+def _span_problems(doc: Document, schema: LabelSchema) -> Iterator[tuple]:
+    text = doc.text
     for span in doc.spans:
-        layer = schema.layer_of(span.label)
-        if layer is None:
+        if schema.layer_of(span.label) is None:
             hint = f"; did you mean {span.label.upper()!r}?" if schema.layer_of(span.label.upper()) else ""
-            add("label", f"label {span.label!r} is not in schema {schema.name!r} {schema.labels}{hint}", span.id)
+            yield "label", f"label {span.label!r} is not in schema {schema.name!r} {schema.labels}{hint}", span.id
         if text is None:
             # Output without text (text_sha1 only): the length is unknown, but a
             # negative start or an empty range is wrong whatever the text was.
             if not (0 <= span.start < span.end):
-                add("span-bounds", f"[{span.start}, {span.end}) is not a non-empty range with start >= 0", span.id)
+                yield "span-bounds", f"[{span.start}, {span.end}) is not a non-empty range with start >= 0", span.id
             continue
-        if not (0 <= span.start < span.end <= len(text)):
-            add("span-bounds", f"[{span.start}, {span.end}) is not a non-empty range inside the text (length {len(text)})", span.id)
+        if not _inside(span, text):
+            yield "span-bounds", f"[{span.start}, {span.end}) is not a non-empty range inside the text (length {len(text)})", span.id
             continue
         reason = check_span_edges(text, span.start, span.end)
         if reason:
-            add("span-edge", f"{reason}: {_context(text, span.start, span.end)}", span.id)
+            yield "span-edge", f"{reason}: {_context(text, span.start, span.end)}", span.id
         if span.text is not None and span.text != text[span.start:span.end]:
-            add("span-text", f"span text {span.text!r} differs from the text at its offsets {text[span.start:span.end]!r}", span.id)
-        if layer is not None:
-            valid_spans.append((layer, span))
-    problems += _overlap_problems(valid_spans, text, add)
-    problems += _relation_problems(doc, schema, add)
-    return problems
+            yield "span-text", f"span text {span.text!r} differs from the text at its offsets {text[span.start:span.end]!r}", span.id
 
 
-def _overlap_problems(layered_spans, text, add) -> list:
+def _inside(span, text: str) -> bool:
+    return 0 <= span.start < span.end <= len(text)
+
+
+def _layered_spans(doc: Document, schema: LabelSchema) -> list[tuple[str, object]]:
+    """(layer, span) of the spans the overlap rule can judge: known label, inside the text."""
+    if doc.text is None:
+        return []
+    return [(schema.layer_of(s.label), s) for s in doc.spans if schema.layer_of(s.label) is not None and _inside(s, doc.text)]
+
+
+def _overlap_problems(layered_spans, text) -> Iterator[tuple]:
     by_layer: dict[str, list] = {}
     for layer, span in layered_spans:
         by_layer.setdefault(layer, []).append(span)
@@ -112,25 +119,23 @@ def _overlap_problems(layered_spans, text, add) -> list:
         spans.sort(key=lambda s: (s.start, s.end))
         for a, b in zip(spans, spans[1:]):
             if b.start < a.end:
-                add("overlap", f"overlaps span {a.id} in layer {layer!r}: {_context(text, b.start, b.end)} vs «{text[a.start:a.end]}»", b.id)
-    return []
+                yield "overlap", f"overlaps span {a.id} in layer {layer!r}: {_context(text, b.start, b.end)} vs «{text[a.start:a.end]}»", b.id
 
 
-def _relation_problems(doc: Document, schema: LabelSchema, add) -> list:
+def _relation_problems(doc: Document, schema: LabelSchema) -> Iterator[tuple]:
     spans = doc.span_by_id()
     for rel in doc.relations:
         rtype = schema.relations.get(rel.type)
         if rtype is None:
-            add("relation-type", f"relation type {rel.type!r} is not in schema {schema.name!r} {sorted(schema.relations)}")
+            yield "relation-type", f"relation type {rel.type!r} is not in schema {schema.name!r} {sorted(schema.relations)}", None
             continue
         head, tail = spans.get(rel.head), spans.get(rel.tail)
         if head is None or tail is None:
             missing = rel.head if head is None else rel.tail
-            add("relation-end", f"{rel.type} {rel.head} -> {rel.tail}: no span with id {missing!r}")
+            yield "relation-end", f"{rel.type} {rel.head} -> {rel.tail}: no span with id {missing!r}", None
             continue
         if head.label not in rtype.head or tail.label not in rtype.tail:
-            add("relation-label", f"{rel.type} must link {'/'.join(rtype.head)} -> {'/'.join(rtype.tail)}, got {head.label} -> {tail.label}", rel.head)
-    return []
+            yield "relation-label", f"{rel.type} must link {'/'.join(rtype.head)} -> {'/'.join(rtype.tail)}, got {head.label} -> {tail.label}", rel.head
 
 
 @dataclass

@@ -41,7 +41,7 @@ def agreement(pass_a: Path, pass_b: Path, texts: Path) -> dict:
     common = sorted(set(a) & set(b))
     report = evaluate_documents([a[i] for i in common], [b[i] for i in common], schema, bootstrap=1000, max_examples=8)
     return {"documents": len(common), "labels": report["labels"], "layers": report["layers"], "micro": report["micro"],
-            "macro": report["macro"], "relations": report["relations"], "matching": report["matching"],
+            "macro": report["macro"], "relations": report.get("relations", {}), "matching": report["matching"],
             "disagreements": report["errors"]}
 
 

@@ -12,12 +12,13 @@ predicted ids come from the facts clustering. Mentions are keyed by
 
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+
+from persian_ie.data.document import iter_json_objects
 
 
 def _clusters(assign: dict) -> dict:
@@ -84,11 +85,8 @@ def bootstrap(pred: dict, gold: dict, units: dict, n: int = 1000, seed: int = 0,
 def read_gold(path) -> dict:
     """(doc_id, span_id) → gold person id from a person_ids JSONL file."""
     gold = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                gold.update({(row["id"], span): person for span, person in row["person_ids"].items()})
+    for row in iter_json_objects(path):
+        gold.update({(row["id"], span): person for span, person in row["person_ids"].items()})
     return gold
 
 

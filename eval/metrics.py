@@ -42,9 +42,10 @@ def document_counts(pair: DocPair, schema: LabelSchema) -> dict[str, list[int]]:
     g_rel, p_rel = relation_keys(pair.gold), relation_keys(pair.pred)
     for rtype in schema.relations:
         counts[f"rel:{rtype}"] = _count({r for r in g_rel if r[0] == rtype}, {r for r in p_rel if r[0] == rtype})
-    if schema.relations:
+    kinds = schema.record_types
+    if kinds:
         g_rec, p_rec = record_keys(pair.gold), record_keys(pair.pred)
-        for rec in ("officials", "proposals"):
+        for rec in kinds:
             counts[f"rec:{rec}"] = _count(g_rec[rec], p_rec[rec])
     return counts
 
@@ -60,7 +61,10 @@ def relation_keys(doc) -> set:
 
 
 def record_keys(doc) -> dict[str, set]:
-    """Officials: (PER, TITLE). Proposals: (PROPOSAL, proposer or None, parties)."""
+    """Keys of every record kind (``RECORD_KINDS``); the caller keeps its schema's ``record_types``.
+
+    Officials: (PER, TITLE). Proposals: (PROPOSAL, proposer or None, parties).
+    """
     spans = doc.span_by_id()
     officials = {(span_key(spans[r.tail]), span_key(spans[r.head])) for r in doc.relations if r.type == "holder" and r.head in spans and r.tail in spans}
     proposals = set()

@@ -33,6 +33,12 @@ def evaluate_documents(gold_docs, pred_docs, schema: LabelSchema, bootstrap: int
     report = {"version": REPORT_VERSION, "schema": schema.name, "schema_definition": schema.to_dict(), "documents": len(pairing.pairs),
               "warnings": dict(pairing.warnings), "warning_examples": pairing.warning_examples}
     report.update(summary_scores(per_doc, schema))
+    # Sections the schema cannot express are left out, not reported as zeros:
+    # a PEYMA report has no relations or records.
+    if not schema.relations:
+        del report["relations"]
+    if not schema.record_types:
+        del report["records"]
     if bootstrap:
         _attach_intervals(report, bootstrap_intervals(per_doc, schema, bootstrap, seed), bootstrap, seed)
     report["matching"] = matching_scores(pairing.pairs, schema)
@@ -138,7 +144,7 @@ def to_terminal(report: dict) -> str:
     if report.get("relations"):
         lines.append("-" * 70)
         lines += [_row(f"rel:{k}", v) for k, v in report["relations"].items()]
-        lines += [_row(f"rec:{k}", v) for k, v in report["records"].items()]
+        lines += [_row(f"rec:{k}", v) for k, v in report.get("records", {}).items()]
     if report.get("proposal_errors"):
         lines += ["-" * 70, format_proposal_errors(report["proposal_errors"])]
     if report.get("warnings"):
@@ -158,7 +164,7 @@ def to_markdown(report: dict) -> str:
     parts = [f"## Evaluation report (schema `{report['schema']}`, {report['documents']} documents)\n"]
     parts.append(table("Spans (strict)", list(report["labels"].items()) + [(f"layer {k}", v) for k, v in report["layers"].items()] + [("micro", report["micro"]), ("macro", report["macro"])]))
     if report.get("relations"):
-        parts.append(table("Relations and records", [(f"relation {k}", v) for k, v in report["relations"].items()] + [(f"record {k}", v) for k, v in report["records"].items()]))
+        parts.append(table("Relations and records", [(f"relation {k}", v) for k, v in report["relations"].items()] + [(f"record {k}", v) for k, v in report.get("records", {}).items()]))
     m = report.get("matching", {})
     if m:
         parts.append("### Matching schemes (micro)\n\n| scheme | precision | recall | F1 |\n|---|---|---|---|\n" + "\n".join(f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} |" for k, v in m.items()) + "\n")

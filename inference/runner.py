@@ -208,10 +208,11 @@ class PredictOptions:
         return {"fields": fields.__dict__ | {"meta_fields": list(fields.meta_fields)}, "include_text": self.include_text}
 
 
-def run_prediction(predictor, inputs: list[str], out: Path, errors: Path | None = None, resume: bool = False,
+def run_prediction(predictor, inputs: list[str], out: Path, errors: Path | None = None, *, resume: bool = False,
                    fields: FieldConfig | None = None, include_text: bool = True, chunk_size: int = 256,
                    batch_tokens: int = 8192, progress: bool = True, model_dir=None) -> RunSummary:
     """Predict every record of ``inputs`` into ``out`` (see the module doc).
+    The options are keyword-only (a call reads as its settings, as ``RayOptions`` does for Ray).
     ``model_dir`` names the model for the ledger (default: the predictor's name, if a directory)."""
     options = PredictOptions(errors, resume, fields or FieldConfig(), include_text, chunk_size, batch_tokens, progress)
     out = Path(out)

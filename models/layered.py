@@ -19,7 +19,7 @@ from transformers import AutoModel, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from persian_ie.data.encoding import IGNORE
-from persian_ie.errors import ConfigError
+from persian_ie.errors import ConfigError, UnsupportedUseError
 from persian_ie.models.configuration import MODEL_TYPE, PersianIEConfig
 
 
@@ -87,13 +87,41 @@ class LayeredTokenClassifier(PreTrainedModel):
         return LayeredOutput(loss=loss, logits=logits)
 
 
+PIPELINE_MESSAGE = (
+    "{what} expects one logits tensor and config.id2label; a persian-ie model has one head per label layer and "
+    "needs Persian normalization with offsets, sentence windows and relation linking around it. Use "
+    "persian_ie.models.predictor.Predictor.from_pretrained(DIR) (texts -> documents), `persian-ie predict --model DIR`, "
+    "or AutoModel.from_pretrained(DIR) for the full model"
+)
+
+
+class TokenClassificationRefusal:
+    """What ``AutoModelForTokenClassification`` gets for a persian-ie config.
+
+    The token-classification contract (one ``logits`` tensor, ``config.id2label``)
+    does not fit a layered model, and ``transformers.pipeline("token-classification")``
+    loads through this auto class: refusing here gives one clear message at
+    load time instead of a KeyError inside the pipeline's postprocess.
+    """
+
+    config_class = PersianIEConfig
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        raise UnsupportedUseError(PIPELINE_MESSAGE.format(what="AutoModelForTokenClassification (and transformers.pipeline('token-classification'))"))
+
+    @classmethod
+    def _from_config(cls, *args, **kwargs):  # what AutoModelForTokenClassification.from_config calls
+        raise UnsupportedUseError(PIPELINE_MESSAGE.format(what="AutoModelForTokenClassification"))
+
+
 def register_auto_classes() -> None:
-    """``AutoConfig``/``AutoModel``/``AutoModelForTokenClassification`` know this model (run on import)."""
+    """``AutoConfig``/``AutoModel`` know this model; ``AutoModelForTokenClassification`` refuses it (run on import)."""
     from transformers import AutoConfig, AutoModelForTokenClassification
 
     AutoConfig.register(MODEL_TYPE, PersianIEConfig, exist_ok=True)
     AutoModel.register(PersianIEConfig, LayeredTokenClassifier, exist_ok=True)
-    AutoModelForTokenClassification.register(PersianIEConfig, LayeredTokenClassifier, exist_ok=True)
+    AutoModelForTokenClassification.register(PersianIEConfig, TokenClassificationRefusal, exist_ok=True)
 
 
 register_auto_classes()

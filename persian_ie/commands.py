@@ -21,6 +21,8 @@ def train_cli(args) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg = load_config(args.config, args.set)
     summary = train(cfg, resume=args.resume, show_progress=not args.no_progress)
+    if not summary.get("main_process", True):
+        return 0  # under a multi-process launcher the main process reports
     print(f"\nrun directory: {summary['output_dir']} (best model in model/, reports dev_report.*, test_report.*)")
     print(f"steps: {summary['steps']}, best dev micro-F1: {summary['best_dev_micro_f1']:.4f} at step {summary['best_step']}, training time {summary['train_seconds']:.0f}s")
     if "test_report" in summary:
@@ -156,8 +158,8 @@ def predict_cli(args) -> int:
     check_output_paths(args.inputs, {"--out": out, "--errors": errors})  # before the model loads: fail fast
     device, dtype = resolve_device(args.device, args.precision)
     predictor = Predictor.from_pretrained(args.model, device=device, dtype=dtype)
-    summary = run_prediction(predictor, args.inputs, out, errors, args.resume, fields, not args.no_text,
-                             args.chunk_size, args.batch_tokens, progress=not args.no_progress, model_dir=args.model)
+    summary = run_prediction(predictor, args.inputs, out, errors, resume=args.resume, fields=fields, include_text=not args.no_text,
+                             chunk_size=args.chunk_size, batch_tokens=args.batch_tokens, progress=not args.no_progress, model_dir=args.model)
     print(summary.line(), file=sys.stderr)
     return 0
 

@@ -29,6 +29,12 @@ class ConfigError(PersianIEError):
     code = "E201"
 
 
+class DistributedSetupError(PersianIEError):
+    """Launcher processes that did not join one training group (each would train alone into the same run directory)."""
+
+    code = "E220"
+
+
 class ModelLoadError(PersianIEError):
     code = "E301"
 
@@ -93,6 +99,12 @@ class TrainingDataError(PersianIEError):
     """Training data that breaks ``validate``'s rules, or has no usable document."""
 
     code = "E202"
+
+
+class UnsupportedUseError(PersianIEError):
+    """A tool that cannot run a persian-ie model (``transformers.pipeline``); the message names what can."""
+
+    code = "E410"
 
 
 class ReportError(PersianIEError):

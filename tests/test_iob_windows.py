@@ -39,6 +39,11 @@ def test_strict_chunks_ignore_orphan_inside_tags():
     assert tag_chunks(["B-PER", "I-PER", "O", "I-ORG", "B-ORG", "I-PER"]) == [("PER", 0, 2), ("ORG", 4, 5)]
 
 
+def test_repair_reading_starts_an_entity_at_an_orphan_inside_tag():
+    # the reading of external corpora (PEYMA, CoNLL readers): as conlleval reads IOB
+    assert tag_chunks(["B-PER", "I-PER", "O", "I-ORG", "I-ORG", "I-PER", "E-LOC"], repair=True) == [("PER", 0, 2), ("ORG", 3, 5), ("PER", 5, 6)]
+
+
 @pytest.mark.parametrize("max_pieces,stride", [(16, 4), (40, 10), (7, 0), (1000, 32)])
 def test_windowing_is_lossless_on_gold(corpus_docs, max_pieces, stride):
     schema = load_schema()

@@ -23,6 +23,15 @@ def test_peyma_reader_spans_and_label_map(tmp_path):
     assert docs[1].spans == [] and stats.dropped["LOC"] == 1
 
 
+def test_conll_reader_repairs_orphan_inside_tags_and_counts_them(tmp_path):
+    path = tmp_path / "x.conll"
+    path.write_text("سعید I-PER\nپورعلی I-PER\nدر O\nتهران I-LOC\nو O\nمهر B-ORG\n", encoding="utf-8")
+    stats = ReaderStats()
+    (doc,) = read_conll(path, stats=stats)
+    assert [(doc.text[s.start:s.end], s.label) for s in doc.spans] == [("سعید پورعلی", "PER"), ("تهران", "LOC"), ("مهر", "ORG")]
+    assert stats.repaired_tags == 2
+
+
 def test_peyma_token_with_spaces_and_pipe():
     docs = list(read_peyma(CORPORA / "peyma" / "dev.txt"))
     assert len(docs) == 925

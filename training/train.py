@@ -10,7 +10,13 @@ does). Run directory layout::
     OUTPUT_DIR/dev_report.json|md, test_report.json|md
 
 Multi-GPU: ``accelerate launch -m persian_ie.cli train CONFIG`` (or torchrun)
-with the same config; accelerate shards the batches.
+with the same config; accelerate shards the batches, so ``optim.batch_size``
+is per process and a step sees ``batch_size x processes`` windows. Only the
+main process writes the run directory (config, cache, log, model, reports);
+the one exception is ``checkpoint/random_states_N.pkl``, each process's RNG
+state, which accelerate saves so that ``--resume`` continues every process.
+Without GPUs: ``ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu
+--num_processes 2 ...`` (gloo; tests/test_multiprocess_training.py).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +35,7 @@ import yaml
 from persian_ie.data.dataset import build_dataset
 from persian_ie.data.normalize import Normalizer, NormalizerConfig
 from persian_ie.data.schema import load_schema
-from persian_ie.errors import ConfigError
+from persian_ie.errors import ConfigError, DistributedSetupError
 from persian_ie.models.base import load_encoder_and_tokenizer
 from persian_ie.models.configuration import build_config
 from persian_ie.models.layered import LayeredTokenClassifier
@@ -118,23 +125,31 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     from tqdm.auto import tqdm
 
     out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
     set_seed(cfg.seed)
     accelerator = Accelerator(mixed_precision=_mixed_precision(cfg), gradient_accumulation_steps=cfg.optim.grad_accum)
+    _check_one_run(accelerator)
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
     schema = load_schema(cfg.data.schema)
     normalizer = Normalizer(NormalizerConfig.from_dict(cfg.normalization))
     train_docs, dev_docs, test_docs = load_training_documents(cfg.data, schema)
     model, tokenizer = build_model(cfg, schema, normalizer, cfg.name or out.name)
-    dataset = build_dataset(train_docs, tokenizer, schema, normalizer, cfg.window.max_length, cfg.window.stride, out / "cache")
+    with accelerator.main_process_first():  # the main process writes the window cache, the others read it
+        dataset = build_dataset(train_docs, tokenizer, schema, normalizer, cfg.window.max_length, cfg.window.stride, out / "cache")
     sampler = LengthGroupedBatches(dataset["length"], cfg.optim.batch_size, cfg.seed, cfg.optim.group_by_length)
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=Collator(tokenizer.pad_token_id or 0, list(schema.layers)))
-    steps_per_epoch = math.ceil(len(sampler) / cfg.optim.grad_accum)
+    # each process gets every num_processes-th batch (accelerate pads the last round)
+    batches_per_epoch = math.ceil(len(sampler) / accelerator.num_processes)
+    steps_per_epoch = math.ceil(batches_per_epoch / cfg.optim.grad_accum)
     total_steps = cfg.optim.max_steps or max(1, int(steps_per_epoch * cfg.optim.epochs))
     from transformers import get_linear_schedule_with_warmup
 
     optimizer = _optimizer(model, cfg)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.optim.warmup_ratio * total_steps), total_steps)
+    # accelerate steps a prepared scheduler once per process at each optimizer
+    # step (lengths in single-process batches); ours are in optimizer steps
+    per_step = accelerator.num_processes
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.optim.warmup_ratio * total_steps) * per_step, total_steps * per_step)
     if cfg.optim.compile:
         # In place (nn.Module.compile): the state-dict keys stay ``encoder.*``,
         # so the best model saves and reloads like an uncompiled one.
@@ -165,7 +180,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             progress.step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}", best_f1=f"{max(progress.best_f1, 0):.3f}")
-            end_of_epoch = progress.batch_in_epoch >= len(sampler)
+            end_of_epoch = progress.batch_in_epoch >= batches_per_epoch
             due = (cfg.optim.eval_every_steps and progress.step % cfg.optim.eval_every_steps == 0) or (not cfg.optim.eval_every_steps and end_of_epoch)
             if due or progress.step >= total_steps:
                 stop = _evaluate_and_select(accelerator, model, tokenizer, dev_docs, schema, out, progress, float(loss.item()), cfg)
@@ -177,6 +192,17 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             progress.batch_in_epoch = 0
     bar.close()
     return _finish(accelerator, out, dev_docs, test_docs, schema, progress, cfg, time.time() - started)
+
+
+def _check_one_run(accelerator) -> None:
+    """Refuse launcher processes that do not form one group: each would train alone into the same directory."""
+    launched = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if launched > 1 and accelerator.num_processes != launched:
+        raise DistributedSetupError(
+            f"the launcher started WORLD_SIZE={launched} processes but accelerate sees {accelerator.num_processes} "
+            f"({accelerator.distributed_type}); without GPUs set ACCELERATE_USE_CPU=1 "
+            "(ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes N -m persian_ie.cli train CONFIG)"
+        )
 
 
 def _evaluate_and_select(accelerator, model, tokenizer, dev_docs, schema, out, progress, loss, cfg) -> bool:
@@ -217,4 +243,6 @@ def _finish(accelerator, out, dev_docs, test_docs, schema, progress, cfg, second
                 summary[f"{split}_micro_f1"] = report["micro"]["f1"]
                 summary[f"{split}_report"] = report
         (out / "summary.json").write_text(json.dumps({k: v for k, v in summary.items() if not k.endswith("_report")}, indent=2))
+    accelerator.wait_for_everyone()  # the other processes end with the main one's reports
+    summary["main_process"] = accelerator.is_main_process
     return summary
