@@ -13,7 +13,7 @@ import numpy as np
 
 from persian_ie.data.document import Span, number_spans
 from persian_ie.data.schema import LabelSchema
-from persian_ie.data.tokenize import Token
+from persian_ie.data.tokenize import Token, is_bad_edge_char
 
 
 def spans_to_tags(tokens: tuple[Token, ...] | list[Token], spans: list[Span], schema: LabelSchema) -> dict[str, list[str]]:
@@ -63,6 +63,23 @@ def tag_chunks(tags: list[str], repair: bool = False) -> list[tuple[str, int, in
     return chunks
 
 
+def _is_punctuation_token(token: Token) -> bool:
+    return all(is_bad_edge_char(ch) for ch in token.text)
+
+
+def _without_edge_punctuation(tokens, lo: int, hi: int) -> tuple[int, int]:
+    """Token range [lo, hi) less punctuation tokens at either end.
+
+    SCHEMA.md section 2: a span never starts or ends with punctuation, but a
+    tagger may carry I- over a comma (``مترو پلیس،``); those tokens are dropped.
+    """
+    while lo < hi and _is_punctuation_token(tokens[lo]):
+        lo += 1
+    while hi > lo and _is_punctuation_token(tokens[hi - 1]):
+        hi -= 1
+    return lo, hi
+
+
 def tags_to_spans(tokens, tags_by_layer: dict[str, list[str]], id_prefix: str = "s", scores: dict[str, list[float]] | None = None,
                   text: str | None = None) -> list[Span]:
     """Spans in original offsets, sorted by (start, -end), ids ``s1``, ``s2``, ...
@@ -73,6 +90,9 @@ def tags_to_spans(tokens, tags_by_layer: dict[str, list[str]], id_prefix: str = 
     spans = []
     for layer, tags in tags_by_layer.items():
         for label, lo, hi in tag_chunks(tags):
+            lo, hi = _without_edge_punctuation(tokens, lo, hi)
+            if lo >= hi:
+                continue
             start, end = tokens[lo].start, tokens[hi - 1].end
             score = float(np.mean(scores[layer][lo:hi])) if scores is not None else None
             spans.append(Span("", start, end, label, text[start:end] if text is not None else None, score))

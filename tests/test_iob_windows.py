@@ -66,3 +66,16 @@ def test_window_prefers_sentence_ends():
     counts = [1] * 30
     windows = plan_windows(counts, {12, 30}, 20, 0)
     assert windows[0].last_word == 12
+
+
+def test_predicted_spans_never_end_on_punctuation():
+    # A tagger that carries I- over a comma or a closing guillemet: the span
+    # keeps its words and loses the punctuation (SCHEMA.md section 2).
+    text = "«مترو پلیس»، مشهد"
+    tokens = tokenize(text).tokens
+    words = [t.text for t in tokens]
+    tags = ["B-ORG" if w == "«" else "I-ORG" if w in ("مترو", "پلیس", "»", "،") else "O" for w in words]
+    spans = tags_to_spans(tokens, {"entity": tags}, text=text)
+    assert [(s.label, s.text) for s in spans] == [("ORG", "مترو پلیس")]
+    only_punct = tags_to_spans(tokens, {"entity": ["B-ORG" if w == "،" else "O" for w in words]}, text=text)
+    assert only_punct == []
