@@ -104,7 +104,7 @@ class TrainingDataError(PersianIEError):
 class UnsupportedUseError(PersianIEError):
     """A tool that cannot run a persian-ie model (``transformers.pipeline``); the message names what can."""
 
-    code = "E410"
+    code = "E305"
 
 
 class ReportError(PersianIEError):

@@ -12,7 +12,7 @@ from persian_ie.errors import UnsupportedUseError
 def test_pipeline_refuses_with_a_message_naming_the_predictor(tiny_model_dir):
     from transformers import pipeline
 
-    with pytest.raises(UnsupportedUseError, match=r"\[E410\].*pipeline\('token-classification'\).*Predictor\.from_pretrained\(DIR\)"):
+    with pytest.raises(UnsupportedUseError, match=r"\[E305\].*pipeline\('token-classification'\).*Predictor\.from_pretrained\(DIR\)"):
         pipeline("token-classification", model=str(tiny_model_dir))
 
 
