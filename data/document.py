@@ -45,9 +45,13 @@ class Relation:
     type: str
     head: str
     tail: str
+    score: float | None = None  # the learned relation model's probability; rules give none
 
     def to_dict(self) -> dict:
-        return {"type": self.type, "head": self.head, "tail": self.tail}
+        out: dict[str, Any] = {"type": self.type, "head": self.head, "tail": self.tail}
+        if self.score is not None:
+            out["score"] = self.score
+        return out
 
 
 @dataclass
@@ -140,7 +144,8 @@ def _span_from_dict(doc_id: str, i: int, raw: Any) -> Span:
 def _relation_from_dict(doc_id: str, i: int, raw: Any) -> Relation:
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in ("type", "head", "tail")):
         raise DocumentError(f"doc={doc_id} relations[{i}]: needs string fields type, head, tail; got {raw!r}")
-    return Relation(raw["type"], raw["head"], raw["tail"])
+    score = raw.get("score")
+    return Relation(raw["type"], raw["head"], raw["tail"], score if isinstance(score, (int, float)) and not isinstance(score, bool) else None)
 
 
 def number_spans(spans: list[Span], prefix: str = "s") -> list[Span]:

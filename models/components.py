@@ -79,3 +79,80 @@ class RuleLinker:
 
 
 register_component(RULES_V1)(RuleLinker)
+
+
+class LearnedLinker:
+    """``persian_ie.relation_head.v1``: the model's ``relation_head`` scores candidate pairs
+    (models/relation_head.py); it needs the encoder's word vectors (``needs_states``).
+
+    Params (config.json ``relation_model.params``): ``thresholds`` per relation type
+    (tuned on dev), ``max_sentence_gap`` per type, ``proj_size``/``mlp_size``/``n_features``
+    (the head's shape, read by the model to build ``relation_head``).
+    """
+
+    needs = RuleLinker.needs
+    needs_states = True
+
+    def __init__(self, schema, thresholds: dict | None = None, max_sentence_gap: dict | None = None, proj_size: int = 64, mlp_size: int = 128, n_features: int | None = None):
+        from persian_ie.models.relation_head import DEFAULT_GAPS, LEARNED_V1, N_FEATURES, TYPE_NAMES
+
+        missing = [label for label in self.needs if label not in schema.labels]
+        if missing:
+            raise ModelConfigError(f"relation component {LEARNED_V1!r} needs labels {missing} that schema {schema.name!r} lacks; set relation_model to null")
+        self.thresholds = {t: 0.5 for t in TYPE_NAMES}
+        for key, value in (thresholds or {}).items():
+            if key not in TYPE_NAMES or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ModelConfigError(f"params.thresholds: {key!r}: {value!r} must be a relation type {list(TYPE_NAMES)} with a number in [0, 1]")
+            self.thresholds[key] = float(value)
+        self.gaps = {**DEFAULT_GAPS, **(max_sentence_gap or {})}
+        if n_features is not None and n_features != N_FEATURES:
+            raise ModelConfigError(f"params.n_features is {n_features}, but this version computes {N_FEATURES} pair features; retrain the relation head (persian-ie train-relations)")
+        self.relation_types = set(schema.relations)
+        self.head = None
+
+    def bind(self, module) -> None:
+        """The model's ``relation_head`` (the predictor binds it; a model without one cannot link)."""
+        from persian_ie.errors import RelationHeadError
+
+        if module is None:
+            raise RelationHeadError("config.json: relation_model is 'persian_ie.relation_head.v1' but the model has no relation_head weights; train them with persian-ie train-relations")
+        self.head = module
+
+    def scored_candidates(self, text, spans, bounds, states):
+        """(candidates, probabilities) for the document; ``states`` = (word_starts, word_ends, vectors)."""
+        from persian_ie.models.relation_head import candidate_pairs, candidate_tensors
+
+        starts, ends, vectors = states
+        cands = candidate_pairs(text, spans, bounds, starts, self.gaps)
+        if not cands:
+            return cands, []
+        import torch
+
+        inputs = candidate_tensors(cands, starts, ends, vectors)
+        param = next(self.head.parameters())
+        with torch.inference_mode():
+            logits = self.head(**{k: v.to(param.device, param.dtype if v.is_floating_point() else v.dtype) for k, v in inputs.items()})
+        return cands, torch.sigmoid(logits.float()).cpu().tolist()
+
+    def link(self, text, spans, bounds, states=None):
+        from persian_ie.errors import RelationHeadError
+        from persian_ie.models.relation_head import decode
+
+        if states is None or self.head is None:
+            raise RelationHeadError("the learned relation component links with the encoder's word vectors; run it through Predictor (it binds the model's relation_head)")
+        cands, scores = self.scored_candidates(text, spans, bounds, states)
+        return [r for r in decode(cands, scores, self.thresholds) if r.type in self.relation_types]
+
+    def records(self, text, spans, relations, bounds, meta):
+        from persian_ie.models.linking import build_records
+
+        return build_records(text, spans, relations, bounds, meta)
+
+
+def _learned_factory(schema, **params):
+    return LearnedLinker(schema, **params)
+
+
+from persian_ie.models.relation_head import LEARNED_V1 as _LEARNED_V1  # noqa: E402
+
+register_component(_LEARNED_V1)(_learned_factory)

@@ -21,14 +21,17 @@ from transformers.utils import ModelOutput
 from persian_ie.data.encoding import IGNORE
 from persian_ie.errors import ConfigError, UnsupportedUseError
 from persian_ie.models.configuration import MODEL_TYPE, PersianIEConfig
+from persian_ie.models.relation_head import build_relation_head
 
 
 @dataclass
 class LayeredOutput(ModelOutput):
-    """``logits``: {layer: [batch, positions, tags]}; ``loss`` when labels were given."""
+    """``logits``: {layer: [batch, positions, tags]}; ``loss`` when labels were given;
+    ``last_hidden_state``: the encoder's output (the learned relation head pools it)."""
 
     loss: torch.Tensor | None = None
     logits: dict | None = None
+    last_hidden_state: torch.Tensor | None = None
 
 
 def encoder_from_config(encoder_config) -> nn.Module:
@@ -57,6 +60,8 @@ class LayeredTokenClassifier(PreTrainedModel):
             head._is_hf_initialized = True  # post_init must not draw from the RNG again (same seed, same run)
         if encoder is not None:
             self.encoder._is_hf_initialized = True  # pretrained weights: never re-initialized
+        # ``relation_head.*``: only when config.relation_model names the learned head
+        self.relation_head = build_relation_head(config)
         self.post_init()
 
     @staticmethod
@@ -84,7 +89,7 @@ class LayeredTokenClassifier(PreTrainedModel):
             loss = hidden.new_zeros((), dtype=torch.float32)
             for layer, layer_logits in logits.items():
                 loss = loss + self.loss_weights[layer] * loss_fn(layer_logits.float().flatten(0, 1), labels[layer].flatten())
-        return LayeredOutput(loss=loss, logits=logits)
+        return LayeredOutput(loss=loss, logits=logits, last_hidden_state=hidden)
 
 
 PIPELINE_MESSAGE = (

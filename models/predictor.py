@@ -28,6 +28,8 @@ from persian_ie.data.tokenize import TokenizedText, tokenize
 from persian_ie.models.decoding import Decoder
 from persian_ie.models.components import resolve_component
 
+STATES = "__word_states__"
+
 
 @dataclass
 class Prepared:
@@ -56,6 +58,9 @@ class Predictor:
         strategy = decoding or config.decoding
         self.decoders = {layer: Decoder(self.schema.tags(layer), strategy) for layer in self.schema.layers}
         self.relations = resolve_component(config.relation_model, self.schema)
+        self.needs_states = bool(getattr(self.relations, "needs_states", False))
+        if self.needs_states:
+            self.relations.bind(getattr(model, "relation_head", None))
         self.model_info = {"name": name or config.run_name or "persian-ie", "version": config.persian_ie_version}
 
     @classmethod
@@ -99,8 +104,10 @@ class Predictor:
             for row, (length, d, w) in enumerate(batch):
                 ids[row, :length] = torch.tensor(prepared[d].inputs[w][0])
                 mask[row, :length] = 1
-            logits = self.model(ids.to(self.device), attention_mask=mask.to(self.device))["logits"]
-            probs = {layer: torch.softmax(x.float(), dim=-1).cpu().numpy() for layer, x in logits.items()}
+            output = self.model(ids.to(self.device), attention_mask=mask.to(self.device))
+            probs = {layer: torch.softmax(x.float(), dim=-1).cpu().numpy() for layer, x in output["logits"].items()}
+            if self.needs_states:  # word vectors for the learned relation head, under a key no layer has
+                probs[STATES] = output["last_hidden_state"].float().cpu().numpy()
             for row, (_, d, w) in enumerate(batch):
                 first = prepared[d].inputs[w][1]
                 out[d][w] = {layer: p[row, first] for layer, p in probs.items()}
@@ -117,13 +124,37 @@ class Predictor:
             probs = np.stack(word_probs) if word_probs else np.zeros((0, len(self.schema.tags(layer))))
             tags_by_layer[layer], chosen_by_layer[layer] = self.decoders[layer].decode(probs)
         spans = tags_to_spans(tokens, tags_by_layer, scores=chosen_by_layer, text=text)
+        return self._linked(prep, spans, window_probs)
+
+    def _linked(self, prep: Prepared, spans, window_probs: list[dict]) -> Document:
+        """The document with ``spans``, its relations and records."""
+        text = prep.doc.text or ""
         bounds = prep.tokenized.sentence_offsets()
         extra = {"model": dict(self.model_info)}
         relations = []
         if self.relations is not None:
-            relations = self.relations.link(text, spans, bounds)
+            if self.needs_states:
+                relations = self.relations.link(text, spans, bounds, self.word_states(prep, window_probs))
+            else:
+                relations = self.relations.link(text, spans, bounds)
             extra["records"] = self.relations.records(text, spans, relations, bounds, prep.doc.meta)
         return Document(prep.doc.id, prep.doc.text, spans, relations, dict(prep.doc.meta), extra)
+
+    def word_states(self, prep: Prepared, window_probs: list[dict]):
+        """(word starts, word ends, [words, hidden] vectors) in original offsets, windows merged."""
+        tokens = prep.tokenized.tokens
+        per_window = [list(wp[STATES]) for wp in window_probs]
+        merged = merge_window_predictions(prep.windows, per_window, len(tokens))
+        width = self.model.config.encoder.hidden_size
+        vectors = np.stack(merged) if merged else np.zeros((0, width), dtype=np.float32)
+        return [t.start for t in tokens], [t.end for t in tokens], vectors
+
+    def link_documents(self, docs: list[Document], batch_tokens: int = 8192) -> list[Document]:
+        """``docs`` with their own (gold) spans and relations from this model's component:
+        the relation model alone, as ``evaluate --link-gold-spans`` scores it."""
+        prepared = [self.prepare(d) for d in docs]
+        probs = self.forward(prepared, batch_tokens) if self.needs_states else [[] for _ in prepared]
+        return [self._linked(p, list(p.doc.spans), wp) for p, wp in zip(prepared, probs)]
 
     def predict_documents(self, docs: list[Document], batch_tokens: int = 8192) -> list[Document]:
         prepared = [self.prepare(d) for d in docs]

@@ -70,8 +70,27 @@ def format_facts(doc, labels: list[str]) -> str:
     return "\n".join(lines) or "  (nothing found)"
 
 
+def train_relations_cli(args) -> int:
+    from persian_ie.data.schema import load_schema
+    from persian_ie.training.config import load_config
+    from persian_ie.training.corpora import load_training_documents
+    from persian_ie.training.relations import add_relation_head
+
+    cfg = load_config(args.config, args.set)
+    train_docs, dev_docs, _ = load_training_documents(cfg.data, load_schema(cfg.data.schema))
+    summary = add_relation_head(args.model, args.out, train_docs, dev_docs, cfg.model.relation_head)
+    print(f"relation head: {summary['pairs']} candidate pairs ({summary['positives']} gold of {summary['gold_relations']} gold relations), "
+          f"loss {summary['loss_first']:.4f} -> {summary['loss_last']:.4f}, {summary['seconds']:.0f}s")
+    if "dev_tuned" in summary:
+        print("dev (gold spans), F1 at 0.5 -> at tuned thresholds " + json.dumps(summary["thresholds"]))
+        for key, row in summary["dev_tuned"].items():
+            print(f"  {key:<9} {summary['dev_at_0.5'][key][3]:.3f} -> {row[3]:.3f}")
+    print(f"model with relation head: {summary['model_dir']}")
+    return 0
+
+
 def evaluate_cli(args) -> int:
-    from persian_ie.data.document import read_documents, write_documents
+    from persian_ie.data.document import Document, read_documents, write_documents
     from persian_ie.data.schema import load_schema
     from persian_ie.eval.report import compare_reports, evaluate_documents, load_report, to_markdown, to_terminal
 
@@ -93,7 +112,10 @@ def evaluate_cli(args) -> int:
         schema = load_schema(args.schema) if args.schema else None
         predictor = Predictor.from_pretrained(args.model, expected_schema=schema, decoding=args.decoding)
         schema = schema or predictor.schema
-        pred = predictor.predict_documents(gold_without_annotations(gold))
+        if args.link_gold_spans:
+            pred = predictor.link_documents([Document(d.id, d.text, d.spans, [], d.meta) for d in gold])
+        else:
+            pred = predictor.predict_documents(gold_without_annotations(gold))
         if args.save_predictions:
             write_documents(args.save_predictions, pred)
     else:
@@ -192,6 +214,13 @@ def register(sub) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=train_cli)
 
+    p = sub.add_parser("train-relations", help="train the learned relation head on a trained model (encoder frozen) and save a copy")
+    p.add_argument("config", help="the YAML config: data.train/dev and model.relation_head settings")
+    p.add_argument("--model", required=True, help="a trained model directory (read only)")
+    p.add_argument("--out", required=True, help="where the model with its relation head is written")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. --set model.relation_head.epochs=20")
+    p.set_defaults(func=train_relations_cli)
+
     p = sub.add_parser("evaluate", help="score predictions (or a model) against gold documents")
     p.add_argument("--gold")
     p.add_argument("--pred")
@@ -206,6 +235,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--examples", type=int, default=5, help="error examples per kind")
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="per-label deltas and paired-bootstrap p-values")
+    p.add_argument("--link-gold-spans", action="store_true", help="with --model: keep the gold spans and score the model's relation component alone")
     p.set_defaults(func=evaluate_cli)
 
     p = sub.add_parser("predict", help="extract spans, relations and records from texts or archives")

@@ -121,3 +121,15 @@ class FactsExportError(PersianIEError):
     """An export that cannot be written (unknown format, Parquet without pyarrow)."""
 
     code = "E702"
+
+
+class RelationHeadError(PersianIEError):
+    """A learned relation component that cannot run: no ``relation_head`` weights, or no word vectors given."""
+
+    code = "E310"
+
+
+class RelationTrainingError(PersianIEError):
+    """Relation-head training that cannot start: a model without relations, or training data without gold relations."""
+
+    code = "E210"

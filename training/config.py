@@ -44,6 +44,8 @@ class ModelConfig:
     loss_weights: dict = field(default_factory=dict)
     freeze_embeddings: bool = False
     decoding: str = "argmax"
+    linking: str = "rules"  # rules | learned (a relation head trained after the spans, training/relations.py)
+    relation_head: dict = field(default_factory=dict)  # its settings: epochs, lr, proj_size ... (training/relations.py DEFAULTS)
 
 
 @dataclass
@@ -168,6 +170,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 # Keys whose value is one of a fixed set: a typo fails at load, not after the first epoch.
 CHOICES = {
     "model.decoding": ("argmax", "constrained"),
+    "model.linking": ("rules", "learned"),
     "optim.precision": ("auto", "fp32", "bf16", "fp16"),
     "data.format": ("jsonl", "peyma", "conll"),
 }
@@ -191,6 +194,7 @@ def check_values(config: TrainConfig) -> None:
     for key, allowed in CHOICES.items():
         if _get(config, key) not in allowed:
             raise ConfigError(f"{key}: {_get(config, key)!r} is not one of {', '.join(allowed)}")
+    _check_relation_head(config.model.relation_head)
     for i, aux in enumerate(config.data.auxiliary):
         if aux.format not in CHOICES["data.format"]:
             raise ConfigError(f"data.auxiliary[{i}].format: {aux.format!r} is not one of {', '.join(CHOICES['data.format'])}")
@@ -208,3 +212,13 @@ def check_values(config: TrainConfig) -> None:
         value = _get(config, key)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{key}: expected a number >= 0, got {value!r}")
+
+
+def _check_relation_head(settings) -> None:
+    from persian_ie.training.relations import DEFAULTS
+
+    if not isinstance(settings, dict):
+        raise ConfigError(f"model.relation_head: expected a mapping, got {settings!r}")
+    unknown = sorted(set(settings) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"model.relation_head: unknown keys {unknown}; allowed keys: {', '.join(DEFAULTS)}")

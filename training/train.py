@@ -191,6 +191,12 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             progress.epoch += 1
             progress.batch_in_epoch = 0
     bar.close()
+    if cfg.model.linking == "learned" and accelerator.is_main_process:
+        from persian_ie.training.relations import add_relation_head
+
+        # phase 2: the relation head on the best model's frozen encoder, saved into the same directory
+        relations = add_relation_head(out / "model", out / "model", train_docs, dev_docs, cfg.model.relation_head)
+        (out / "relation_head.json").write_text(json.dumps(relations, indent=1))
     return _finish(accelerator, out, dev_docs, test_docs, schema, progress, cfg, time.time() - started)
 
 
