@@ -87,13 +87,14 @@ class LearnedLinker:
 
     Params (config.json ``relation_model.params``): ``thresholds`` per relation type
     (tuned on dev), ``max_sentence_gap`` per type, ``proj_size``/``mlp_size``/``n_features``
-    (the head's shape, read by the model to build ``relation_head``).
+    ``span_vectors`` and ``dropout`` (the head's shape, read by the model to build ``relation_head``).
     """
 
     needs = RuleLinker.needs
     needs_states = True
 
-    def __init__(self, schema, thresholds: dict | None = None, max_sentence_gap: dict | None = None, proj_size: int = 64, mlp_size: int = 128, n_features: int | None = None):
+    def __init__(self, schema, thresholds: dict | None = None, max_sentence_gap: dict | None = None, proj_size: int = 64, mlp_size: int = 128, n_features: int | None = None,
+                 span_vectors: bool = True, dropout: float = 0.1):
         from persian_ie.models.relation_head import DEFAULT_GAPS, LEARNED_V1, N_FEATURES, TYPE_NAMES
 
         missing = [label for label in self.needs if label not in schema.labels]

@@ -33,7 +33,8 @@ TAIL_LABELS = ("PER", "ORG", "TITLE", "CITY")
 SINGLE_TAIL = ("holder", "proposer")  # gold has one holder per title, one proposer per proposal
 DEFAULT_GAPS = {"holder": 0, "proposer": 2, "party": 2}
 DISTANCE_BUCKETS = (0, 1, 2, 4, 8, 16, 32)
-N_FEATURES = 3 + 4 + 4 + (len(DISTANCE_BUCKETS) + 1) + 3 + 3 + 4 + 8
+SPEECH_VERBS = ("گفت", "افزود", "اظهار", "تاکید", "تأکید", "خواستار", "گفته", "اعلام")
+N_FEATURES = 3 + 4 + 4 + (len(DISTANCE_BUCKETS) + 1) + 3 + 3 + 4 + 8 + 5
 
 
 @dataclass
@@ -47,14 +48,20 @@ class Candidate:
 class RelationHead(nn.Module):
     """Pair scorer: shared span projection, then an MLP with one logit per relation type."""
 
-    def __init__(self, hidden_size: int, proj_size: int = 64, mlp_size: int = 128, n_features: int = N_FEATURES, dropout: float = 0.1):
+    def __init__(self, hidden_size: int, proj_size: int = 64, mlp_size: int = 128, n_features: int = N_FEATURES, dropout: float = 0.1, span_vectors: bool = True):
         super().__init__()
-        self.span_proj = nn.Linear(hidden_size, proj_size)
-        self.mlp = nn.Sequential(nn.Linear(3 * proj_size + n_features, mlp_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(mlp_size, len(TYPE_NAMES)))
+        # span_vectors=False: pair features only (proj_size 0), the variant that won on dev with the e5-small quickstart encoder
+        self.proj_size = proj_size if span_vectors else 0
+        if self.proj_size:
+            self.span_proj = nn.Linear(hidden_size, proj_size)
+        self.mlp = nn.Sequential(nn.Linear(3 * self.proj_size + n_features, mlp_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(mlp_size, len(TYPE_NAMES)))
 
     def forward(self, head_vecs, tail_vecs, features, type_ids):
-        h, t = torch.tanh(self.span_proj(head_vecs)), torch.tanh(self.span_proj(tail_vecs))
-        logits = self.mlp(torch.cat([h, t, h * t, features], dim=-1))
+        inputs = [features]
+        if self.proj_size:
+            h, t = torch.tanh(self.span_proj(head_vecs)), torch.tanh(self.span_proj(tail_vecs))
+            inputs = [h, t, h * t, features]
+        logits = self.mlp(torch.cat(inputs, dim=-1))
         return logits.gather(1, type_ids.unsqueeze(1)).squeeze(1)
 
 
@@ -64,7 +71,8 @@ def build_relation_head(config) -> RelationHead | None:
     if spec.get("name") != LEARNED_V1:
         return None
     params = spec.get("params") or {}
-    return RelationHead(config.encoder.hidden_size, params.get("proj_size", 64), params.get("mlp_size", 128), params.get("n_features", N_FEATURES))
+    return RelationHead(config.encoder.hidden_size, params.get("proj_size", 64), params.get("mlp_size", 128), params.get("n_features", N_FEATURES),
+                        params.get("dropout", 0.1), params.get("span_vectors", True))
 
 
 LEARNED_V1 = "persian_ie.relation_head.v1"
@@ -113,7 +121,50 @@ def _gap_text(text: str, head: Span, tail: Span) -> str:
     return text[lo:hi] if lo < hi else ""
 
 
-def pair_features(c_type: str, head: Span, tail: Span, index: _DocIndex, rank: int, between: int, rule_yes: bool, nested: bool) -> list[float]:
+@dataclass
+class _Context:
+    """Document-wide facts about mentions, computed once per document."""
+
+    rules: set  # (type, head id, tail id) the rules link
+    nested: set  # ids of mentions inside a longer one
+    partnered: set  # ids of TITLE/PER mentions in apposition with a PER/TITLE
+    subjects: set  # ids of the first outermost PER/ORG/TITLE of each sentence
+    proposal_starts: list  # sorted starts of PROPOSAL spans
+
+
+def _context(text, spans, bounds, index: _DocIndex) -> _Context:
+    from persian_ie.models.linking import _adjacent, link
+
+    nested = {s.id for s in spans if any(o is not s and o.start <= s.start and s.end <= o.end and (o.end - o.start) > (s.end - s.start) for o in spans)}
+    titles, persons = [s for s in spans if s.label == "TITLE"], [s for s in spans if s.label == "PER"]
+    partnered = set()
+    for t in titles:
+        for p in persons:
+            lo, hi = (p.end, t.start) if p.end <= t.start else (t.end, p.start)
+            if lo <= hi and hi - lo < 60 and _adjacent(text[lo:hi]):
+                partnered.update((t.id, p.id))
+    subjects, seen = set(), set()
+    for s in sorted((s for s in spans if s.label in ("PER", "ORG", "TITLE") and s.id not in nested), key=lambda s: s.start):
+        sent = index.sentence(s.start)
+        if sent not in seen:
+            seen.add(sent)
+            subjects.add(s.id)
+    rules = {(r.type, r.head, r.tail) for r in link(text, spans, bounds)}
+    return _Context(rules, nested, partnered, subjects, sorted(s.start for s in spans if s.label == "PROPOSAL"))
+
+
+def _extra_cues(head: Span, tail: Span, index: _DocIndex, ctx: _Context) -> list[float]:
+    """Subject, apposition partner, a speech verb after the tail, another proposal or a pronoun between."""
+    after = index.text[tail.end:tail.end + 40].split()[:3]
+    lo, hi = sorted((tail.end, head.start))
+    k = bisect.bisect_right(ctx.proposal_starts, lo)
+    other_proposal = k < len(ctx.proposal_starts) and ctx.proposal_starts[k] < hi and ctx.proposal_starts[k] != head.start
+    words = index.text[lo:hi].split() if lo < hi else []
+    return [float(tail.id in ctx.subjects), float(tail.id in ctx.partnered), float(any(w.strip("،.:") in SPEECH_VERBS for w in after)),
+            float(other_proposal), float(any(w.strip("«»،,:") in ("وی", "او") for w in words))]
+
+
+def pair_features(c_type: str, head: Span, tail: Span, index: _DocIndex, rank: int, between: int, ctx: _Context) -> list[float]:
     """The pair's hand-made features (``N_FEATURES`` floats)."""
     from persian_ie.models.linking import LIGHT_VERBS, PARTY_BREAKS, _adjacent, _honorific_gap
 
@@ -128,22 +179,19 @@ def pair_features(c_type: str, head: Span, tail: Span, index: _DocIndex, rank: i
         float(any(ch in gap for ch in PARTY_BREAKS)),
         float(any(w.strip("،.") in LIGHT_VERBS for w in gap.split())),
         float(bool(before) and before[-1] in ("از", "به")),
-        float(rule_yes),
-        float(nested),
+        float((c_type, head.id, tail.id) in ctx.rules),
+        float(tail.id in ctx.nested),
         float(index.text[tail.end:tail.end + 2].strip().startswith(":")),
     ]
     return (_one_hot(TYPE_NAMES.index(c_type), 3) + _one_hot(TAIL_LABELS.index(tail.label), 4) + _one_hot(order, 4)
-            + _one_hot(_bucket(distance), len(DISTANCE_BUCKETS) + 1) + _one_hot(max(sent_gap, 0), 3) + _one_hot(between, 3) + _one_hot(rank, 4) + cues)
+            + _one_hot(_bucket(distance), len(DISTANCE_BUCKETS) + 1) + _one_hot(max(sent_gap, 0), 3) + _one_hot(between, 3) + _one_hot(rank, 4) + cues + _extra_cues(head, tail, index, ctx))
 
 
 def candidate_pairs(text: str, spans: list[Span], bounds, word_starts: list[int], gaps: dict | None = None) -> list[Candidate]:
     """Every allowed (type, head, tail) pair of ``spans`` with its features."""
-    from persian_ie.models.linking import link
-
     gaps = {**DEFAULT_GAPS, **(gaps or {})}
     index = _DocIndex(text, bounds, word_starts)
-    rules = {(r.type, r.head, r.tail) for r in link(text, spans, bounds)}
-    nested = {s.id for s in spans if any(o is not s and o.start <= s.start and s.end <= o.end and (o.end - o.start) > (s.end - s.start) for o in spans)}
+    ctx = _context(text, spans, bounds, index)
     out = []
     for c_type, (head_label, tail_labels) in RELATION_TYPES.items():
         tails = [s for s in spans if s.label in tail_labels]
@@ -155,7 +203,7 @@ def candidate_pairs(text: str, spans: list[Span], bounds, word_starts: list[int]
             for rank, tail in enumerate(by_distance):
                 lo, hi = sorted((tail.start, head.start))
                 between = sum(1 for o in fits if o is not tail and lo < o.start < hi)
-                feats = pair_features(c_type, head, tail, index, rank, min(between, 2), (c_type, head.id, tail.id) in rules, tail.id in nested)
+                feats = pair_features(c_type, head, tail, index, rank, min(between, 2), ctx)
                 out.append(Candidate(c_type, head, tail, feats))
     return out
 

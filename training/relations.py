@@ -22,7 +22,7 @@ from torch import nn
 from persian_ie.errors import RelationTrainingError
 from persian_ie.models.relation_head import LEARNED_V1, N_FEATURES, TYPE_NAMES, build_relation_head, candidate_tensors, decode
 
-DEFAULTS = {"epochs": 40, "lr": 1e-3, "batch_size": 64, "proj_size": 64, "mlp_size": 128, "dropout": 0.1, "weight_decay": 1e-4, "seed": 13,
+DEFAULTS = {"epochs": 40, "lr": 1e-3, "batch_size": 64, "proj_size": 64, "mlp_size": 128, "dropout": 0.1, "weight_decay": 1e-4, "seed": 13, "span_vectors": True,
             "max_sentence_gap": {"holder": 0, "proposer": 2, "party": 2}}
 THRESHOLD_GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
 
@@ -40,7 +40,7 @@ def attach_head(model, settings: dict) -> None:
     """Switch ``model`` to the learned component and give it a fresh ``relation_head``."""
     if not model.schema.relations:
         raise RelationTrainingError(f"schema {model.schema.name!r} has no relation types; a relation head has nothing to learn")
-    params = {"proj_size": settings["proj_size"], "mlp_size": settings["mlp_size"], "n_features": N_FEATURES,
+    params = {"proj_size": settings["proj_size"], "mlp_size": settings["mlp_size"], "n_features": N_FEATURES, "span_vectors": bool(settings["span_vectors"]), "dropout": settings["dropout"],
               "max_sentence_gap": dict(settings["max_sentence_gap"]), "thresholds": {t: 0.5 for t in TYPE_NAMES}}
     model.config.relation_model = {"name": LEARNED_V1, "params": params}
     torch.manual_seed(settings["seed"])
