@@ -242,11 +242,11 @@ def candidate_tensors(cands: list[Candidate], word_starts, word_ends, states: np
 
 
 def decode(cands: list[Candidate], scores, thresholds: dict) -> list[Relation]:
-    """Relations above their type's threshold; one holder/proposer per head; a proposer is never also a party."""
+    """Relations scoring above their type's threshold; one holder/proposer per head; a proposer is never also a party."""
     best: dict[tuple[str, str], tuple[float, Candidate]] = {}
     parties = []
     for cand, score in zip(cands, scores):
-        if score < thresholds.get(cand.type, 0.5):
+        if score <= thresholds.get(cand.type, 0.5):  # above the threshold: 1.0 switches a type off
             continue
         if cand.type in SINGLE_TAIL:
             key = (cand.type, cand.head.id)
