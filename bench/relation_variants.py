@@ -22,9 +22,13 @@ from persian_ie.models.predictor import Predictor
 from persian_ie.models.relation_head import N_FEATURES
 from persian_ie.training.relations import _examples, _fit, _scores, _stack, attach_head, relation_settings, tune_thresholds, type_f1
 
-RULE_FEATURE = N_FEATURES - 8  # index of the "the rules link this pair" cue (see pair_features)
+from persian_ie.models.relation_head import LEXICAL_BUCKETS  # noqa: E402
+
+LEXICAL = slice(N_FEATURES - 3 * LEXICAL_BUCKETS, N_FEATURES)
+RULE_FEATURE = N_FEATURES - 3 * LEXICAL_BUCKETS - 8  # index of the "the rules link this pair" cue (see pair_features)
 
 VARIANTS = {
+    "features only, no lexical": ({"span_vectors": False}, "no_lexical"),
     "default (40 epochs)": ({}, None),
     "10 epochs": ({"epochs": 10}, None),
     "features only (span vectors zeroed)": ({}, "no_vectors"),
@@ -47,6 +51,9 @@ def _ablate(examples, how):
         if how == "no_vectors":
             inputs["head_vecs"] = torch.zeros_like(inputs["head_vecs"])
             inputs["tail_vecs"] = torch.zeros_like(inputs["tail_vecs"])
+        if how == "no_lexical":
+            inputs["features"] = inputs["features"].clone()
+            inputs["features"][:, LEXICAL] = 0
         if how == "no_rules":
             inputs["features"] = inputs["features"].clone()
             inputs["features"][:, RULE_FEATURE] = 0

@@ -34,7 +34,8 @@ SINGLE_TAIL = ("holder", "proposer")  # gold has one holder per title, one propo
 DEFAULT_GAPS = {"holder": 0, "proposer": 2, "party": 2}
 DISTANCE_BUCKETS = (0, 1, 2, 4, 8, 16, 32)
 SPEECH_VERBS = ("گفت", "افزود", "اظهار", "تاکید", "تأکید", "خواستار", "گفته", "اعلام")
-N_FEATURES = 3 + 4 + 4 + (len(DISTANCE_BUCKETS) + 1) + 3 + 3 + 4 + 8 + 5
+LEXICAL_BUCKETS = 16  # hashed words: the head's first word (trigger), the words right before and after the tail
+N_FEATURES = 3 + 4 + 4 + (len(DISTANCE_BUCKETS) + 1) + 3 + 3 + 4 + 8 + 5 + 3 * LEXICAL_BUCKETS
 
 
 @dataclass
@@ -135,11 +136,12 @@ class _Context:
 def _context(text, spans, bounds, index: _DocIndex) -> _Context:
     from persian_ie.models.linking import _adjacent, link
 
-    nested = {s.id for s in spans if any(o is not s and o.start <= s.start and s.end <= o.end and (o.end - o.start) > (s.end - s.start) for o in spans)}
-    titles, persons = [s for s in spans if s.label == "TITLE"], [s for s in spans if s.label == "PER"]
+    by_sentence = _by_sentence(spans, index)  # pairs are looked for within a sentence: linear in documents of many sentences
+    nested = {s.id for group in by_sentence.values() for s in group
+              if any(o is not s and o.start <= s.start and s.end <= o.end and (o.end - o.start) > (s.end - s.start) for o in group)}
     partnered = set()
-    for t in titles:
-        for p in persons:
+    for group in by_sentence.values():
+        for t, p in ((t, p) for t in group if t.label == "TITLE" for p in group if p.label == "PER"):
             lo, hi = (p.end, t.start) if p.end <= t.start else (t.end, p.start)
             if lo <= hi and hi - lo < 60 and _adjacent(text[lo:hi]):
                 partnered.update((t.id, p.id))
@@ -153,6 +155,13 @@ def _context(text, spans, bounds, index: _DocIndex) -> _Context:
     return _Context(rules, nested, partnered, subjects, sorted(s.start for s in spans if s.label == "PROPOSAL"))
 
 
+def _by_sentence(spans, index: _DocIndex) -> dict[int, list[Span]]:
+    groups: dict[int, list[Span]] = {}
+    for s in spans:
+        groups.setdefault(index.sentence(s.start), []).append(s)
+    return groups
+
+
 def _extra_cues(head: Span, tail: Span, index: _DocIndex, ctx: _Context) -> list[float]:
     """Subject, apposition partner, a speech verb after the tail, another proposal or a pronoun between."""
     after = index.text[tail.end:tail.end + 40].split()[:3]
@@ -162,6 +171,20 @@ def _extra_cues(head: Span, tail: Span, index: _DocIndex, ctx: _Context) -> list
     words = index.text[lo:hi].split() if lo < hi else []
     return [float(tail.id in ctx.subjects), float(tail.id in ctx.partnered), float(any(w.strip("،.:") in SPEECH_VERBS for w in after)),
             float(other_proposal), float(any(w.strip("«»،,:") in ("وی", "او") for w in words))]
+
+
+def _word_bucket(word: str) -> int:
+    import zlib
+
+    return zlib.crc32(word.strip("«»\"'،,.:؛()").encode("utf-8")) % LEXICAL_BUCKETS
+
+
+def _lexical(head: Span, tail: Span, text: str) -> list[float]:
+    """Hashed identity of the trigger and of the tail's neighbouring words (stable across runs: crc32)."""
+    out = []
+    for words in (text[head.start:head.end].split()[:1], text[max(0, tail.start - 30):tail.start].split()[-1:], text[tail.end:tail.end + 30].split()[:1]):
+        out += _one_hot(_word_bucket(words[0]), LEXICAL_BUCKETS) if words else [0.0] * LEXICAL_BUCKETS
+    return out
 
 
 def pair_features(c_type: str, head: Span, tail: Span, index: _DocIndex, rank: int, between: int, ctx: _Context) -> list[float]:
@@ -184,7 +207,7 @@ def pair_features(c_type: str, head: Span, tail: Span, index: _DocIndex, rank: i
         float(index.text[tail.end:tail.end + 2].strip().startswith(":")),
     ]
     return (_one_hot(TYPE_NAMES.index(c_type), 3) + _one_hot(TAIL_LABELS.index(tail.label), 4) + _one_hot(order, 4)
-            + _one_hot(_bucket(distance), len(DISTANCE_BUCKETS) + 1) + _one_hot(max(sent_gap, 0), 3) + _one_hot(between, 3) + _one_hot(rank, 4) + cues + _extra_cues(head, tail, index, ctx))
+            + _one_hot(_bucket(distance), len(DISTANCE_BUCKETS) + 1) + _one_hot(max(sent_gap, 0), 3) + _one_hot(between, 3) + _one_hot(rank, 4) + cues + _extra_cues(head, tail, index, ctx) + _lexical(head, tail, index.text))
 
 
 def candidate_pairs(text: str, spans: list[Span], bounds, word_starts: list[int], gaps: dict | None = None) -> list[Candidate]:
@@ -193,12 +216,12 @@ def candidate_pairs(text: str, spans: list[Span], bounds, word_starts: list[int]
     index = _DocIndex(text, bounds, word_starts)
     ctx = _context(text, spans, bounds, index)
     out = []
+    by_sentence = _by_sentence(spans, index)
     for c_type, (head_label, tail_labels) in RELATION_TYPES.items():
-        tails = [s for s in spans if s.label in tail_labels]
         for head in (s for s in spans if s.label == head_label):
             h_sent = index.sentence(head.start)
-            fits = [t for t in tails if t is not head and 0 <= h_sent - index.sentence(t.start) <= gaps[c_type]
-                    and not (t.start >= head.end and index.sentence(t.start) != h_sent)]
+            near = [t for k in range(h_sent - gaps[c_type], h_sent + 1) for t in by_sentence.get(k, ())]
+            fits = [t for t in near if t.label in tail_labels and t is not head and not (t.start >= head.end and index.sentence(t.start) != h_sent)]
             by_distance = sorted(fits, key=lambda t: abs(index.word(head.start) - index.word(t.start)))
             for rank, tail in enumerate(by_distance):
                 lo, hi = sorted((tail.start, head.start))
