@@ -165,3 +165,20 @@ def test_train_relations_and_evaluate_on_gold_spans_from_the_cli(tiny_model_dir,
     got = json.loads(report.read_text("utf-8"))
     assert got["micro"]["f1"] == 1.0  # gold spans in, gold spans out
     assert read_documents(data)[0].relations  # the gold file itself is untouched
+
+
+def test_train_with_learned_linking_saves_the_head_in_the_best_model(tiny_base, few_docs, tmp_path):
+    from persian_ie.training.train import train
+
+    data = tmp_path / "few.jsonl"
+    write_documents(data, few_docs)
+    cfg = load_config(None, [f"output_dir={tmp_path / 'run'}", f"model.base={tiny_base}", f"data.train=[{data}]", f"data.dev={data}",
+                             "optim.max_steps=2", "optim.batch_size=8", "window.max_length=64", "window.stride=8", "bootstrap=0",
+                             "model.linking=learned", "model.relation_head={epochs: 3}"])
+    train(cfg, show_progress=False)
+    model_dir = tmp_path / "run" / "model"
+    assert json.loads((model_dir / "config.json").read_text("utf-8"))["relation_model"]["name"] == LEARNED_V1
+    assert json.loads((tmp_path / "run" / "relation_head.json").read_text("utf-8"))["pairs"] > 0
+    _, info = LayeredTokenClassifier.from_pretrained(model_dir, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    assert not (tmp_path / "run" / "model.relations-tmp").exists()

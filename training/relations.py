@@ -22,7 +22,8 @@ from torch import nn
 from persian_ie.errors import RelationTrainingError
 from persian_ie.models.relation_head import LEARNED_V1, N_FEATURES, TYPE_NAMES, build_relation_head, candidate_tensors, decode
 
-DEFAULTS = {"epochs": 40, "lr": 1e-3, "batch_size": 64, "proj_size": 64, "mlp_size": 128, "dropout": 0.1, "weight_decay": 1e-4, "seed": 13, "span_vectors": True,
+DEFAULTS = {"epochs": 20, "lr": 1e-3, "batch_size": 64, "proj_size": 64, "mlp_size": 128, "dropout": 0.1, "weight_decay": 1e-4, "seed": 13,
+            "span_vectors": False,  # span vectors lost on dev with the quickstart encoder (docs/benchmarks.md section 9); true adds them
             "max_sentence_gap": {"holder": 0, "proposer": 2, "party": 2}}
 THRESHOLD_GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
 
