@@ -182,3 +182,15 @@ def test_train_with_learned_linking_saves_the_head_in_the_best_model(tiny_base, 
     _, info = LayeredTokenClassifier.from_pretrained(model_dir, output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"]
     assert not (tmp_path / "run" / "model.relations-tmp").exists()
+
+
+def test_thresholds_from_train_folds_and_bad_settings(tiny_model_dir, few_docs, tmp_path):
+    from persian_ie.errors import RelationTrainingError
+    from persian_ie.training.relations import THRESHOLD_GRID, relation_settings
+
+    with pytest.raises(RelationTrainingError, match="thresholds_from"):
+        relation_settings({"thresholds_from": "test"})
+    summary = add_relation_head(tiny_model_dir, tmp_path / "cv", few_docs, [], {"epochs": 5, "thresholds_from": "train_cv"})
+    assert set(summary["thresholds"].values()) <= set(THRESHOLD_GRID) and "dev_tuned" not in summary
+    saved = json.loads((tmp_path / "cv" / "config.json").read_text("utf-8"))["relation_model"]["params"]["thresholds"]
+    assert saved == summary["thresholds"]

@@ -5,8 +5,10 @@ train-relations``): one inference pass over the training documents caches
 the encoder's word vectors; candidate pairs are built on the GOLD spans
 (models/relation_head.py) and labelled by the gold relations; the small head
 trains for a few epochs on the cached vectors (seconds on CPU); the
-threshold of each relation type is then chosen on dev (gold spans) for that
-type's F1. The model's config switches to ``persian_ie.relation_head.v1``
+threshold of each relation type is then chosen for that type's F1 on dev
+(gold spans; ``thresholds_from: dev``, the default) or on out-of-fold scores
+of the training documents (5 folds, ``thresholds_from: train_cv``). The
+model's config switches to ``persian_ie.relation_head.v1``
 with the thresholds, so ``save_pretrained`` writes the head into
 model.safetensors (``relation_head.*``) and its settings into config.json.
 """
@@ -23,6 +25,7 @@ from persian_ie.errors import RelationTrainingError
 from persian_ie.models.relation_head import LEARNED_V1, N_FEATURES, TYPE_NAMES, build_relation_head, candidate_tensors, decode
 
 DEFAULTS = {"epochs": 20, "lr": 1e-3, "batch_size": 64, "proj_size": 64, "mlp_size": 128, "dropout": 0.1, "weight_decay": 1e-4, "seed": 13,
+            "thresholds_from": "dev",  # dev: tuned on the dev split; train_cv: on out-of-fold scores of train (5 folds)
             "span_vectors": False,  # span vectors lost on dev with the quickstart encoder (docs/benchmarks.md section 9); true adds them
             "max_sentence_gap": {"holder": 0, "proposer": 2, "party": 2}}
 THRESHOLD_GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
@@ -34,6 +37,8 @@ def relation_settings(overrides: dict | None) -> dict:
     unknown = set(overrides) - set(DEFAULTS)
     if unknown:
         raise RelationTrainingError(f"relation head settings: unknown keys {sorted(unknown)}; allowed: {sorted(DEFAULTS)}")
+    if overrides.get("thresholds_from", "train_cv") not in ("train_cv", "dev"):
+        raise RelationTrainingError(f"relation head settings: thresholds_from is {overrides['thresholds_from']!r}; use train_cv or dev")
     return {**DEFAULTS, **overrides}
 
 
@@ -137,6 +142,21 @@ def tune_thresholds(examples, scores) -> dict:
     return chosen
 
 
+def out_of_fold_scores(model, train_ex, settings: dict, folds: int = 5) -> list[list[float]]:
+    """Scores of each training document from a head trained on the other folds (then discarded)."""
+    scores: list = [None] * len(train_ex)
+    for fold in range(folds):
+        held = [i for i in range(len(train_ex)) if i % folds == fold]
+        rest = [e for i, e in enumerate(train_ex) if i % folds != fold and e[0]]
+        if not rest:
+            continue
+        attach_head(model, settings)
+        _fit(model.relation_head, _stack(rest), settings)
+        for i, doc_scores in zip(held, _scores(model.relation_head, [train_ex[i] for i in held])):
+            scores[i] = doc_scores
+    return [s if s is not None else [0.0] * len(e[0]) for s, e in zip(scores, train_ex)]
+
+
 def train_relation_head(model, tokenizer, train_docs, dev_docs, overrides: dict | None = None) -> dict:
     """Attach, train and tune the head on ``model`` in place; returns a summary (dev F1 per type)."""
     from persian_ie.models.predictor import Predictor
@@ -149,6 +169,10 @@ def train_relation_head(model, tokenizer, train_docs, dev_docs, overrides: dict 
     data = _stack(train_ex) if any(e[0] for e in train_ex) else None
     if data is None or not data["labels"].sum():
         raise RelationTrainingError("the training documents give no candidate pair with a gold relation; the relation head needs documents with TITLE/PROPOSAL spans and relations")
+    cv_thresholds = None
+    if settings["thresholds_from"] == "train_cv":
+        cv_thresholds = tune_thresholds(train_ex, out_of_fold_scores(model, train_ex, settings))
+        attach_head(model, settings)  # the final head: all training documents
     losses = _fit(model.relation_head, data, settings)
     summary = {"pairs": int(len(data["labels"])), "positives": int(data["labels"].sum()),
                "gold_relations": sum(len(e[3]) for e in train_ex), "loss_first": losses[0], "loss_last": losses[-1]}
@@ -157,8 +181,10 @@ def train_relation_head(model, tokenizer, train_docs, dev_docs, overrides: dict 
         dev_ex = _examples(predictor, dev_docs)
         dev_scores = _scores(model.relation_head, dev_ex)
         summary["dev_at_0.5"] = type_f1(dev_ex, dev_scores, thresholds)
-        thresholds = tune_thresholds(dev_ex, dev_scores)
+        thresholds = cv_thresholds or tune_thresholds(dev_ex, dev_scores)
         summary["dev_tuned"] = type_f1(dev_ex, dev_scores, thresholds)
+    elif cv_thresholds:
+        thresholds = cv_thresholds
     model.config.relation_model["params"]["thresholds"] = thresholds
     summary["thresholds"] = thresholds
     summary["seconds"] = round(time.time() - started, 1)
