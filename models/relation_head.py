@@ -6,11 +6,13 @@ sentence or up to ``max_sentence_gap`` sentences before it (holder: same
 sentence only, SCHEMA.md section 3; a tail after the head only in the same
 sentence). Each pair is scored by ``RelationHead`` (an ``nn.Module`` that
 lives in the model as ``relation_head.*`` and is saved in model.safetensors)
-from the two spans' mean word vectors (the encoder's last layer at
-first-subword positions) and ``pair_features``: relation type, tail label,
-order, token distance, sentence gap, what lies between (apposition,
-honorific, a break, a light verb, other candidates) and whether the rules
-(models/linking.py) would link the pair. Decoding: per head, the best
+from ``pair_features``: relation type, tail label, order, token distance,
+sentence gap, what lies between (apposition, honorific, a break, a light
+verb, other candidates, a pronoun), subject and apposition cues, hashed
+trigger and neighbouring words, and whether the rules (models/linking.py)
+would link the pair; with ``span_vectors`` also from the two spans' mean
+word vectors (the encoder's last layer at first-subword positions), which
+lost on dev with the quickstart encoder (docs/benchmarks.md section 9). Decoding: per head, the best
 ``holder``/``proposer`` above its type's threshold, every ``party`` above
 its threshold, never the proposer also as a party. Each relation carries its
 ``score`` (the pair's probability).
