@@ -1,29 +1,37 @@
-"""Batch-inference throughput: Hugging Face pipeline vs ``persian-ie predict``.
+"""Batch inference, whole processes: transformers' pipeline vs ``persian-ie predict``.
 
-    persian-ie bench [--model DIR] [--texts ARTICLES.jsonl] [--docs 64] [--out bench.json]
+    persian-ie bench [--model DIR] [--texts ARTICLES.jsonl] [--docs 200] [--pairs 3] [--out bench.json]
 
-Same texts (whole Fars News articles), same encoder weights:
+Same texts (whole Fars News articles), same encoder weights, each contestant a
+separate process timed from start to exit (imports and model loading
+included), its peak RSS from the kernel (``wait4``):
 
-(a) ``pipeline("token-classification", aggregation_strategy="simple",
-    stride=32)`` over an ``AutoModelForTokenClassification`` built on the
-    model's encoder with one head of the entity layer's size (the pipeline
-    cannot run three heads), at its default batch size and at 32;
-(b) ``persian-ie predict`` end to end (reading JSONL, normalization,
-    tokenization, model, decoding of three layers, linking, writing JSONL).
+(a) the baseline a new user would write: ``pipeline("token-classification",
+    model=DIR, aggregation_strategy="simple", stride=32)`` at its default
+    batch size over a plain ``AutoModelForTokenClassification`` directory
+    holding the model's encoder and its entity head (the pipeline cannot
+    run three heads), written once before timing;
+(b) ``persian-ie predict INPUT.jsonl --model DIR --out OUT`` with default
+    options (reading JSONL, normalization, tokenization, the default
+    backend, decoding of three layers, linking, writing JSONL).
 
-Tokens are the non-padding pieces of the model's tokenizer over the input
-texts (no special tokens), the same count for every contestant. Each
-contestant gets one warm-up pass on a few documents, then one timed pass.
+One untimed run of each first (page cache, any one-time export), then
+``--pairs`` pairs in alternating order (AB, BA, ...), so that load from other
+processes on a shared machine falls on both; the ratio is the median of the
+per-pair ratios.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
-
 
 def load_texts(path: str, n: int) -> list[str]:
     from persian_ie.inference.inputs import InputRecord, iter_inputs
@@ -68,28 +76,6 @@ def hf_pipeline(model_dir: Path, batch_size: int | None):
     return pipeline("token-classification", model=hf, tokenizer=AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False), aggregation_strategy="simple", stride=32, device=-1, **kwargs)
 
 
-def time_pipeline(pipe, texts, batch_size) -> float:
-    pipe(texts[:2])
-    start = time.perf_counter()
-    out = pipe(texts, **({"batch_size": batch_size} if batch_size else {}))
-    assert len(out) == len(texts)
-    return time.perf_counter() - start
-
-
-def time_predict(model_dir: Path, texts: list[str], tmp: Path) -> float:
-    from persian_ie.inference.runner import run_prediction
-    from persian_ie.models.predictor import Predictor
-
-    src = tmp / "bench-input.jsonl"
-    src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
-    predictor = Predictor.from_pretrained(model_dir)
-    predictor.predict_texts(texts[:2])
-    start = time.perf_counter()
-    summary = run_prediction(predictor, [str(src)], tmp / "bench-out.jsonl", progress=False)
-    assert summary.documents == len(texts)
-    return time.perf_counter() - start
-
-
 def span_agreement(a_docs, b_docs) -> float:
     """Share of spans (label, start, end) two predictions have in common, over their union."""
     key = lambda docs: [{(s.label, s.start, s.end) for s in d.spans} for d in docs]
@@ -106,42 +92,97 @@ def bf16_agreement(model_dir: Path, texts: list[str]) -> float:
 
     from persian_ie.models.predictor import Predictor
 
-    fp32 = Predictor.from_pretrained(model_dir).predict_texts(texts)
-    bf16 = Predictor.from_pretrained(model_dir, dtype=torch.bfloat16).predict_texts(texts)
+    fp32 = Predictor.from_pretrained(model_dir, backend="torch").predict_texts(texts)
+    bf16 = Predictor.from_pretrained(model_dir, backend="torch-bf16").predict_texts(texts)
     return span_agreement(fp32, bf16)
 
 
-def run_bench(model_dir: Path | None, texts_path: str, n_docs: int) -> dict:
-    import torch
+def write_pipeline_model(model_dir: Path, target: Path) -> Path:
+    """A plain token-classification directory the pipeline loads by itself (untimed)."""
+    hf = hf_pipeline(model_dir, None).model
+    hf.save_pretrained(target)
     from transformers import AutoTokenizer
 
+    AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False).save_pretrained(target)
+    return target
+
+
+PIPELINE_SCRIPT = """
+import json, sys
+from transformers import pipeline
+model, texts_path, out = sys.argv[1:4]
+texts = [json.loads(line)["text"] for line in open(texts_path, encoding="utf-8")]
+pipe = pipeline("token-classification", model=model, aggregation_strategy="simple", stride=32, device=-1)
+results = pipe(texts)
+with open(out, "w", encoding="utf-8") as fh:
+    for r in results:
+        fh.write(json.dumps([{k: (float(v) if k == "score" else v) for k, v in e.items()} for e in r], ensure_ascii=False) + "\\n")
+"""
+
+
+def run_process(argv: list[str], env: dict | None = None) -> dict:
+    """Wall seconds and peak RSS (MiB) of one whole process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])} ... exited {proc.returncode}: {stderr.decode(errors='replace')[-2000:]}")
+    return {"seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024}
+
+
+def contestants(model_dir: Path, hf_dir: Path, texts_path: Path, tmp: Path, predict_args: list[str]) -> dict[str, list[str]]:
+    return {
+        "pipeline": [sys.executable, "-c", PIPELINE_SCRIPT, str(hf_dir), str(texts_path), str(tmp / "pipeline-out.jsonl")],
+        "predict": [sys.executable, "-m", "persian_ie", "predict", str(texts_path), "--model", str(model_dir),
+                    "--out", str(tmp / "predict-out.jsonl"), "--no-progress", *predict_args],
+    }
+
+
+def run_bench(model_dir: Path | None, texts_path: str, n_docs: int, pairs: int = 3, predict_args: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model_dir = Path(model_dir) if model_dir else default_model(tmp)
         texts = load_texts(texts_path, n_docs)
-        tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-        tokens = sum(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
-        results = {}
-        for name, bs in (("hf_pipeline_default_batch", None), ("hf_pipeline_batch_32", 32)):
-            results[name] = time_pipeline(hf_pipeline(model_dir, bs), texts, bs)
-        results["persian_ie_predict"] = time_predict(model_dir, texts, tmp)
-        agreement = bf16_agreement(model_dir, texts[:16])
-    base = results["hf_pipeline_default_batch"]
-    rows = {name: {"seconds": round(sec, 2), "docs_per_s": round(len(texts) / sec, 2), "tokens_per_s": round(tokens / sec, 1), "speedup_vs_default_pipeline": round(base / sec, 2)} for name, sec in results.items()}
-    return {"documents": len(texts), "tokens": tokens, "torch_threads": torch.get_num_threads(), "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores", "results": rows, "bf16_span_agreement_with_fp32": round(agreement, 4)}
+        src = tmp / "texts.jsonl"
+        src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
+        hf_dir = write_pipeline_model(model_dir, tmp / "pipeline-model")
+        argv = contestants(model_dir, hf_dir, src, tmp, predict_args or [])
+        for name, command in argv.items():  # warm-up, untimed
+            run_process(command)
+            (tmp / f"{name}-out.jsonl").unlink(missing_ok=True)
+        runs: dict[str, list[dict]] = {name: [] for name in argv}
+        for i in range(pairs):
+            order = list(argv) if i % 2 == 0 else list(reversed(argv))
+            for name in order:
+                for stale in tmp.glob("predict-out.jsonl*"):
+                    stale.unlink()
+                runs[name].append(run_process(argv[name]))
+    ratios = [p["seconds"] / q["seconds"] for p, q in zip(runs["pipeline"], runs["predict"])]
+    return {"documents": len(texts), "pairs": pairs, "machine": machine(), "predict_args": predict_args or [],
+            "runs": runs, "speedup_median": statistics.median(ratios), "speedups": ratios,
+            "peak_rss_mib": {name: max(r["peak_rss_mib"] for r in rs) for name, rs in runs.items()}}
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return f"{cpu}, {os.cpu_count()} cores, {platform.machine()}"
 
 
 def format_table(result: dict) -> str:
-    lines = [f"{result['documents']} documents, {result['tokens']:,} tokens, {result['machine']}, torch threads {result['torch_threads']}",
-             f"{'contestant':<28} {'seconds':>8} {'docs/s':>8} {'tokens/s':>10} {'vs default':>10}"]
-    for name, r in result["results"].items():
-        lines.append(f"{name:<28} {r['seconds']:>8.2f} {r['docs_per_s']:>8.2f} {r['tokens_per_s']:>10,.0f} {r['speedup_vs_default_pipeline']:>9.2f}x")
-    lines.append(f"bf16 weights vs float32: {result['bf16_span_agreement_with_fp32']:.1%} of spans identical (16 documents)")
+    lines = [f"{result['documents']} documents, {result['pairs']} alternating pairs, {result['machine']}",
+             f"{'contestant':<10} {'median s':>9} {'runs (s)':<26} {'peak RSS MiB':>12}"]
+    for name, rs in result["runs"].items():
+        secs = [r["seconds"] for r in rs]
+        lines.append(f"{name:<10} {statistics.median(secs):>9.2f} {' '.join(f'{x:.2f}' for x in secs):<26} {result['peak_rss_mib'][name]:>12.0f}")
+    lines.append(f"predict is {result['speedup_median']:.2f}x the pipeline's speed (median of pairs: {' '.join(f'{x:.2f}' for x in result['speedups'])})")
     return "\n".join(lines)
 
 
 def main(args) -> int:
-    result = run_bench(args.model, args.texts, args.docs)
+    result = run_bench(args.model, args.texts, args.docs, args.pairs, args.predict_arg)
     print(format_table(result))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))

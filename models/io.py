@@ -108,7 +108,7 @@ def _check_weights(path: Path) -> None:
         raise ModelConfigError(f"{path}: not a complete safetensors file ({exc})") from None
 
 
-def _load_weights(config: PersianIEConfig, directory: Path, legacy: bool) -> LayeredTokenClassifier:
+def _load_weights(config: PersianIEConfig, directory: Path, legacy: bool, dtype=None) -> LayeredTokenClassifier:
     weights = directory / WEIGHTS
     _check_weights(weights)
     if legacy:
@@ -121,7 +121,8 @@ def _load_weights(config: PersianIEConfig, directory: Path, legacy: bool) -> Lay
             raise ModelConfigError(f"{weights}: weights do not match {directory / 'config.json'} ({str(exc).splitlines()[0]})") from None
     else:
         try:
-            model, info = LayeredTokenClassifier.from_pretrained(directory, config=config, trust_remote_code=False, output_loading_info=True)
+            extra = {} if dtype is None else {"dtype": dtype}
+            model, info = LayeredTokenClassifier.from_pretrained(directory, config=config, trust_remote_code=False, output_loading_info=True, **extra)
         except RuntimeError as exc:  # tensor shapes that contradict config.json
             raise ModelConfigError(f"{weights}: weights do not match config.json ({str(exc).splitlines()[0]})") from None
         missing, unexpected = info["missing_keys"], info["unexpected_keys"]
@@ -144,20 +145,34 @@ def _load_tokenizer(directory: Path):
         raise ModelConfigError(f"{directory}: cannot load the tokenizer ({str(exc).splitlines()[0]})") from None
 
 
-def load_pretrained(directory, expected_schema: LabelSchema | None = None, device: str = "cpu"):
-    """(model, tokenizer) from a model directory. With ``expected_schema``, a different schema is an error."""
-    directory = Path(directory)
-    config, legacy = read_config(directory)
-    schema = config.label_schema
+def _check_schema(directory: Path, schema: LabelSchema, expected_schema: LabelSchema | None) -> None:
     if expected_schema is not None and schema.to_dict()["layers"] != expected_schema.to_dict()["layers"]:
         raise SchemaMismatchError(
             f"model {directory} was trained with schema {schema.name!r}, not {expected_schema.name!r}: "
             f"{schema.describe_difference(expected_schema)}. Use a model trained on this schema, or pass --schema {schema.name}."
         )
-    model = _load_weights(config, directory, legacy)
+
+
+def load_pretrained(directory, expected_schema: LabelSchema | None = None, device: str = "cpu", dtype=None):
+    """(model, tokenizer) from a model directory. With ``expected_schema``, a different schema is an error.
+    ``dtype``: load the weights straight into it (no float32 copy first)."""
+    directory = Path(directory)
+    config, legacy = read_config(directory)
+    _check_schema(directory, config.label_schema, expected_schema)
+    model = _load_weights(config, directory, legacy, dtype)
+    if dtype is not None:
+        model.to(dtype)  # the 0.1.0 layout loads float32 first
     tokenizer = _load_tokenizer(directory)
     model.to(device).eval()
     return model, tokenizer
+
+
+def load_tokenizer_and_config(directory, expected_schema: LabelSchema | None = None):
+    """(config, tokenizer) with the checks of ``load_pretrained`` but no weights (for a backend that has its own)."""
+    directory = Path(directory)
+    config, _ = read_config(directory)
+    _check_schema(directory, config.label_schema, expected_schema)
+    return config, _load_tokenizer(directory)
 
 
 def convert_model(source, target) -> Path:

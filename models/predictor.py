@@ -3,9 +3,10 @@
 * preprocess: normalize, word-tokenize, subword-encode, plan windows
   (``persian_ie.data.encoding``), all per document, no model involved.
 * forward: windows of many documents sorted by length and packed into
-  batches under a token budget (``batch_tokens``), ``torch.inference_mode``,
-  optional bf16/fp16 weights on GPU; per-word probabilities gathered at
-  first-subword positions.
+  batches under a token budget (``batch_tokens``), run by a backend
+  (``persian_ie.models.backends``: int8 ONNX Runtime on CPU by default,
+  torch with optional bf16/fp16 weights on GPU); per-word probabilities
+  gathered at first-subword positions.
 * postprocess: merge windows, decode each layer (argmax with the strict IOB2
   reading by default), map spans to ORIGINAL offsets, link relations, build records.
 
@@ -15,10 +16,10 @@ words, in [0, 1].
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from persian_ie.data.document import Document
 from persian_ie.data.encoding import build_window_inputs, merge_window_predictions, plan_windows, sentence_end_positions, word_piece_ids
@@ -26,9 +27,9 @@ from persian_ie.data.iob import tags_to_spans
 from persian_ie.data.normalize import Normalizer, NormalizerConfig
 from persian_ie.data.tokenize import TokenizedText, tokenize
 from persian_ie.models.decoding import Decoder
+from persian_ie.models.backends import STATES  # backends return word vectors under this key
 from persian_ie.models.components import resolve_component
 
-STATES = "__word_states__"
 
 
 @dataclass
@@ -44,13 +45,17 @@ class Prepared:
 class Predictor:
     """Settings (window, normalization, decoding, relation component) come from ``model.config``."""
 
-    def __init__(self, model, tokenizer, device: str = "cpu", dtype: torch.dtype | None = None, decoding: str | None = None, name: str | None = None):
-        self.model = model.to(device).eval()
-        if dtype is not None:
-            self.model.to(dtype)
+    def __init__(self, model, tokenizer, device: str = "cpu", dtype=None, decoding: str | None = None, name: str | None = None,
+                 *, backend=None, config=None):
+        """``model``: a LayeredTokenClassifier run with torch; or None with ``backend`` and ``config``
+        (an ONNX backend needs no torch weights in memory)."""
+        from persian_ie.models.backends import TorchBackend
+
+        self.backend = backend or TorchBackend(model, device, dtype)
+        self.model = getattr(self.backend, "model", None)
         self.tokenizer = tokenizer
-        config = model.config
-        self.schema = model.schema
+        config = config if config is not None else model.config
+        self.schema = config.label_schema
         self.device = device
         self.max_length = config.window["max_length"]
         self.stride = config.window["stride"]
@@ -64,11 +69,34 @@ class Predictor:
         self.model_info = {"name": name or config.run_name or "persian-ie", "version": config.persian_ie_version}
 
     @classmethod
-    def from_pretrained(cls, directory, device: str = "cpu", dtype=None, decoding=None, expected_schema=None):
-        from persian_ie.models.io import load_pretrained
+    def from_pretrained(cls, directory, device: str = "cpu", dtype=None, decoding=None, expected_schema=None, backend: str | None = "auto"):
+        """``backend``: auto (see ``persian_ie.models.backends``), torch, torch-bf16, onnx, onnx-int8."""
+        from persian_ie.models.backends import ensure_export, export_dir_for, load_backend, resolve_backend
+        from persian_ie.models.io import load_pretrained, load_tokenizer_and_config, read_config
 
-        model, tokenizer = load_pretrained(directory, expected_schema, device="cpu")
-        return cls(model, tokenizer, device, dtype, decoding, name=model.config.run_name or str(directory))
+        backend = resolve_backend(backend, device, dtype)
+        config, _ = read_config(directory)
+        if backend != "torch" and getattr(resolve_component(config.relation_model, config.label_schema), "needs_states", False):
+            # the learned relation head is a torch module trained on float32 states; the other backends were not checked with it
+            print(f"persian-ie: backend {backend} does not run a learned relation head; using float32 torch", file=sys.stderr)
+            backend = "torch"
+        if backend == "torch-bf16":
+            import torch
+
+            dtype = torch.bfloat16
+        onnx = backend.startswith("onnx")
+        if onnx and (export_dir_for(directory) / "meta.json").is_file():
+            config, tokenizer = load_tokenizer_and_config(directory, expected_schema)  # cached export: no torch weights loaded
+            model = None
+        else:
+            # straight to the run's dtype: no float32 copy of a bf16 model in memory
+            model, tokenizer = load_pretrained(directory, expected_schema, device="cpu", dtype=None if onnx else dtype)
+            config = model.config
+            if onnx:
+                ensure_export(directory, model)
+                model = None  # freed before the run: the ONNX graph holds its own weights
+        runner = load_backend(backend, directory, model, device, dtype)
+        return cls(model, tokenizer, device, dtype, decoding, name=config.run_name or str(directory), backend=runner, config=config)
 
     # ---- preprocess -------------------------------------------------------
     def prepare(self, doc: Document) -> Prepared:
@@ -91,7 +119,6 @@ class Predictor:
         if batch:
             yield batch
 
-    @torch.inference_mode()
     def forward(self, prepared: list[Prepared], batch_tokens: int = 8192, max_batch: int = 256) -> list[list[dict]]:
         """Per document, per window: {layer: probs [words, tags] as numpy}."""
         out: list[list[dict | None]] = [[None] * len(p.inputs) for p in prepared]
@@ -99,15 +126,15 @@ class Predictor:
         pad = self.tokenizer.pad_token_id or 0
         for batch in self._batches(items, batch_tokens, max_batch):
             width = batch[0][0]
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            ids = np.full((len(batch), width), pad, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
             for row, (length, d, w) in enumerate(batch):
-                ids[row, :length] = torch.tensor(prepared[d].inputs[w][0])
+                ids[row, :length] = prepared[d].inputs[w][0]
                 mask[row, :length] = 1
-            output = self.model(ids.to(self.device), attention_mask=mask.to(self.device))
-            probs = {layer: torch.softmax(x.float(), dim=-1).cpu().numpy() for layer, x in output["logits"].items()}
+            output = self.backend.logits(ids, mask, states=self.needs_states)
+            probs = {layer: softmax(x) for layer, x in output.items() if layer != STATES}
             if self.needs_states:  # word vectors for the learned relation head, under a key no layer has
-                probs[STATES] = output["last_hidden_state"].float().cpu().numpy()
+                probs[STATES] = output[STATES]
             for row, (_, d, w) in enumerate(batch):
                 first = prepared[d].inputs[w][1]
                 out[d][w] = {layer: p[row, first] for layer, p in probs.items()}
@@ -164,3 +191,8 @@ class Predictor:
     def predict_texts(self, texts: list[str], ids: list[str] | None = None) -> list[Document]:
         ids = ids or [f"text-{i + 1}" for i in range(len(texts))]
         return self.predict_documents([Document(i, t) for i, t in zip(ids, texts)])
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)

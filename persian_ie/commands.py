@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from persian_ie.errors import InputError
+from persian_ie.models.backends import BACKENDS
 
 
 def train_cli(args) -> int:
@@ -110,7 +111,7 @@ def evaluate_cli(args) -> int:
         from persian_ie.models.predictor import Predictor
 
         schema = load_schema(args.schema) if args.schema else None
-        predictor = Predictor.from_pretrained(args.model, expected_schema=schema, decoding=args.decoding)
+        predictor = Predictor.from_pretrained(args.model, expected_schema=schema, decoding=args.decoding, backend=args.backend)
         schema = schema or predictor.schema
         if args.link_gold_spans:
             pred = predictor.link_documents([Document(d.id, d.text, d.spans, [], d.meta) for d in gold])
@@ -157,7 +158,7 @@ def predict_cli(args) -> int:
         from persian_ie.models.predictor import Predictor
 
         text = _checked_text(args.text)
-        predictor = Predictor.from_pretrained(args.model)
+        predictor = Predictor.from_pretrained(args.model, backend=args.backend)
         doc = predictor.predict_texts([text])[0]
         print(json.dumps(doc.to_dict(), ensure_ascii=False, indent=1) if args.json else format_facts(doc, predictor.schema.labels))
         return 0
@@ -179,7 +180,7 @@ def predict_cli(args) -> int:
     errors = Path(args.errors) if args.errors else out.with_name(out.name + ".errors.jsonl")
     check_output_paths(args.inputs, {"--out": out, "--errors": errors})  # before the model loads: fail fast
     device, dtype = resolve_device(args.device, args.precision)
-    predictor = Predictor.from_pretrained(args.model, device=device, dtype=dtype)
+    predictor = Predictor.from_pretrained(args.model, device=device, dtype=dtype, backend=args.backend)
     summary = run_prediction(predictor, args.inputs, out, errors, resume=args.resume, fields=fields, include_text=not args.no_text,
                              chunk_size=args.chunk_size, batch_tokens=args.batch_tokens, progress=not args.no_progress, model_dir=args.model)
     print(summary.line(), file=sys.stderr)
@@ -234,6 +235,7 @@ def register(sub) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples for confidence intervals (0: none)")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--examples", type=int, default=5, help="error examples per kind")
+    p.add_argument("--backend", default="auto", choices=BACKENDS, help="forward pass: auto (CPU: bf16 torch where the CPU has bf16 hardware, else float32 ONNX Runtime, else float32 torch; GPU: torch), torch, torch-bf16, onnx, onnx-int8")
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="per-label deltas and paired-bootstrap p-values")
     p.add_argument("--link-gold-spans", action="store_true", help="with --model: keep the gold spans and score the model's relation component alone")
     p.set_defaults(func=evaluate_cli)
@@ -253,6 +255,7 @@ def register(sub) -> None:
     p.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per model batch")
     p.add_argument("--device")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="bf16", help="weights on GPU (CPU always fp32)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS, help="forward pass: auto (CPU: bf16 torch where the CPU has bf16 hardware, else float32 ONNX Runtime, else float32 torch; GPU: torch), torch, torch-bf16, onnx, onnx-int8")
     p.add_argument("--engine", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="Ray cluster address (default: start a local one)")
     p.add_argument("--actors", type=int, default=1, help="model-holding Ray actors")
@@ -261,10 +264,12 @@ def register(sub) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=predict_cli)
 
-    p = sub.add_parser("bench", help="throughput: HF pipeline vs persian-ie predict on the same texts")
+    p = sub.add_parser("bench", help="whole-process wall time and peak memory: HF pipeline vs persian-ie predict on the same texts")
     p.add_argument("--model", help="trained persian-ie model directory (default: heads on the offline base)")
     p.add_argument("--texts", default="../shared/corpora/farsnews/articles.jsonl")
-    p.add_argument("--docs", type=int, default=64)
+    p.add_argument("--docs", type=int, default=200)
+    p.add_argument("--pairs", type=int, default=3, help="timed pairs, alternating order; the ratio is their median")
+    p.add_argument("--predict-arg", action="append", default=[], metavar="ARG", help="extra predict option, e.g. --predict-arg=--backend=torch")
     p.add_argument("--out", help="write the JSON results here")
     p.set_defaults(func=bench_cli)
 

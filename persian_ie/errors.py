@@ -133,3 +133,9 @@ class RelationTrainingError(PersianIEError):
     """Relation-head training that cannot start: a model without relations, or training data without gold relations."""
 
     code = "E210"
+
+
+class BackendError(PersianIEError):
+    """An inference backend that cannot run here (unknown name, onnxruntime missing, export failed)."""
+
+    code = "E520"

@@ -1,0 +1,5 @@
+"""``python -m persian_ie`` = the ``persian-ie`` command."""
+
+from persian_ie.cli import main
+
+raise SystemExit(main())
