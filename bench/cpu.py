@@ -15,7 +15,8 @@ included), its peak RSS from the kernel (``wait4``):
     options (reading JSONL, normalization, tokenization, the default
     backend, decoding of three layers, linking, writing JSONL).
 
-One untimed run of each first (page cache, any one-time export), then
+One untimed run of each on 3 of the texts first (page cache, any one-time
+export), then
 ``--pairs`` pairs in alternating order (AB, BA, ...), so that load from other
 processes on a shared machine falls on both; the ratio is the median of the
 per-pair ratios.
@@ -149,10 +150,13 @@ def run_bench(model_dir: Path | None, texts_path: str, n_docs: int, pairs: int =
         src = tmp / "texts.jsonl"
         src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
         hf_dir = write_pipeline_model(model_dir, tmp / "pipeline-model")
-        argv = contestants(model_dir, hf_dir, src, tmp, predict_args or [])
-        for name, command in argv.items():  # warm-up, untimed
+        warm = tmp / "warm-up.jsonl"
+        warm.write_text("".join(src.read_text("utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")
+        for command in contestants(model_dir, hf_dir, warm, tmp, predict_args or []).values():  # untimed: page cache, one-time export
             run_process(command)
-            (tmp / f"{name}-out.jsonl").unlink(missing_ok=True)
+        for stale in tmp.glob("*-out.jsonl*"):
+            stale.unlink()
+        argv = contestants(model_dir, hf_dir, src, tmp, predict_args or [])
         runs: dict[str, list[dict]] = {name: [] for name in argv}
         for i in range(pairs):
             order = list(argv) if i % 2 == 0 else list(reversed(argv))
@@ -160,6 +164,7 @@ def run_bench(model_dir: Path | None, texts_path: str, n_docs: int, pairs: int =
                 for stale in tmp.glob("predict-out.jsonl*"):
                     stale.unlink()
                 runs[name].append(run_process(argv[name]))
+                print(f"pair {i + 1} {name}: {runs[name][-1]['seconds']:.1f} s, {runs[name][-1]['peak_rss_mib']:.0f} MiB", file=sys.stderr, flush=True)
     ratios = [p["seconds"] / q["seconds"] for p, q in zip(runs["pipeline"], runs["predict"])]
     return {"documents": len(texts), "pairs": pairs, "machine": machine(), "predict_args": predict_args or [],
             "runs": runs, "speedup_median": statistics.median(ratios), "speedups": ratios,
