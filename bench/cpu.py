@@ -4,7 +4,7 @@
 
 Same texts (whole Fars News articles), same encoder weights, each contestant a
 separate process timed from start to exit (imports and model loading
-included), its peak RSS from the kernel (``wait4``):
+included), and its peak RSS (VmHWM, which the process reports as it exits):
 
 (a) the baseline a new user would write: ``pipeline("token-classification",
     model=DIR, aggregation_strategy="simple", stride=32)`` at its default
@@ -108,8 +108,23 @@ def write_pipeline_model(model_dir: Path, target: Path) -> Path:
     return target
 
 
-PIPELINE_SCRIPT = """
-import json, sys
+# Each contestant reports its own peak RSS (VmHWM of its final address space):
+# the kernel's ru_maxrss of a child also counts the parent's memory at fork.
+REPORT_PEAK = """
+import atexit, sys
+def _report(path=sys.argv.pop(1)):
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    open(path, "w").write(line.split()[1])
+atexit.register(_report)
+"""
+
+PREDICT_SCRIPT = REPORT_PEAK + """
+from persian_ie.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+PIPELINE_SCRIPT = REPORT_PEAK + """
+import json
 from transformers import pipeline
 model, texts_path, out = sys.argv[1:4]
 texts = [json.loads(line)["text"] for line in open(texts_path, encoding="utf-8")]
@@ -121,28 +136,27 @@ with open(out, "w", encoding="utf-8") as fh:
 """
 
 
-def run_process(argv: list[str], env: dict | None = None) -> dict:
+def run_process(argv: list[str], peak_file: Path, env: dict | None = None) -> dict:
     """Wall seconds and peak RSS (MiB) of one whole process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:4])} ... exited {proc.returncode}: {stderr.decode(errors='replace')[-2000:]}")
-    return {"seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024}
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])} ... exited {done.returncode}: {done.stderr.decode(errors='replace')[-2000:]}")
+    return {"seconds": seconds, "peak_rss_mib": int(peak_file.read_text()) / 1024}
 
 
 def contestants(model_dir: Path, hf_dir: Path, texts_path: Path, tmp: Path, predict_args: list[str]) -> dict[str, list[str]]:
+    """name -> argv; the argument after the script is where it writes its peak RSS (KiB)."""
     return {
-        "pipeline": [sys.executable, "-c", PIPELINE_SCRIPT, str(hf_dir), str(texts_path), str(tmp / "pipeline-out.jsonl")],
-        "predict": [sys.executable, "-m", "persian_ie", "predict", str(texts_path), "--model", str(model_dir),
+        "pipeline": [sys.executable, "-c", PIPELINE_SCRIPT, str(tmp / "pipeline.peak"), str(hf_dir), str(texts_path), str(tmp / "pipeline-out.jsonl")],
+        "predict": [sys.executable, "-c", PREDICT_SCRIPT, str(tmp / "predict.peak"), "predict", str(texts_path), "--model", str(model_dir),
                     "--out", str(tmp / "predict-out.jsonl"), "--no-progress", *predict_args],
     }
 
 
-def run_bench(model_dir: Path | None, texts_path: str, n_docs: int, pairs: int = 3, predict_args: list[str] | None = None) -> dict:
+def run_bench(model_dir: Path | None, texts_path: str, n_docs: int, pairs: int = 3, predict_args: list[str] | None = None, threads: int | None = None) -> dict:
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model_dir = Path(model_dir) if model_dir else default_model(tmp)
@@ -152,8 +166,8 @@ def run_bench(model_dir: Path | None, texts_path: str, n_docs: int, pairs: int =
         hf_dir = write_pipeline_model(model_dir, tmp / "pipeline-model")
         warm = tmp / "warm-up.jsonl"
         warm.write_text("".join(src.read_text("utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")
-        for command in contestants(model_dir, hf_dir, warm, tmp, predict_args or []).values():  # untimed: page cache, one-time export
-            run_process(command)
+        for name, command in contestants(model_dir, hf_dir, warm, tmp, predict_args or []).items():  # untimed: page cache, one-time export
+            run_process(command, tmp / f"{name}.peak", env)
         for stale in tmp.glob("*-out.jsonl*"):
             stale.unlink()
         argv = contestants(model_dir, hf_dir, src, tmp, predict_args or [])
@@ -163,10 +177,10 @@ def run_bench(model_dir: Path | None, texts_path: str, n_docs: int, pairs: int =
             for name in order:
                 for stale in tmp.glob("predict-out.jsonl*"):
                     stale.unlink()
-                runs[name].append(run_process(argv[name]))
+                runs[name].append(run_process(argv[name], tmp / f"{name}.peak", env))
                 print(f"pair {i + 1} {name}: {runs[name][-1]['seconds']:.1f} s, {runs[name][-1]['peak_rss_mib']:.0f} MiB", file=sys.stderr, flush=True)
     ratios = [p["seconds"] / q["seconds"] for p, q in zip(runs["pipeline"], runs["predict"])]
-    return {"documents": len(texts), "pairs": pairs, "machine": machine(), "predict_args": predict_args or [],
+    return {"documents": len(texts), "pairs": pairs, "machine": machine(), "predict_args": predict_args or [], "omp_threads": threads,
             "runs": runs, "speedup_median": statistics.median(ratios), "speedups": ratios,
             "peak_rss_mib": {name: max(r["peak_rss_mib"] for r in rs) for name, rs in runs.items()}}
 
@@ -177,7 +191,7 @@ def machine() -> str:
 
 
 def format_table(result: dict) -> str:
-    lines = [f"{result['documents']} documents, {result['pairs']} alternating pairs, {result['machine']}",
+    lines = [f"{result['documents']} documents, {result['pairs']} alternating pairs, {result['machine']}, OMP_NUM_THREADS {result['omp_threads'] or 'unset'}",
              f"{'contestant':<10} {'median s':>9} {'runs (s)':<26} {'peak RSS MiB':>12}"]
     for name, rs in result["runs"].items():
         secs = [r["seconds"] for r in rs]
@@ -187,7 +201,7 @@ def format_table(result: dict) -> str:
 
 
 def main(args) -> int:
-    result = run_bench(args.model, args.texts, args.docs, args.pairs, args.predict_arg)
+    result = run_bench(args.model, args.texts, args.docs, args.pairs, args.predict_arg, args.threads)
     print(format_table(result))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))

@@ -269,6 +269,7 @@ def register(sub) -> None:
     p.add_argument("--texts", default="../shared/corpora/farsnews/articles.jsonl")
     p.add_argument("--docs", type=int, default=200)
     p.add_argument("--pairs", type=int, default=3, help="timed pairs, alternating order; the ratio is their median")
+    p.add_argument("--threads", type=int, help="OMP_NUM_THREADS for both contestants (default: unset, each library's own choice)")
     p.add_argument("--predict-arg", action="append", default=[], metavar="ARG", help="extra predict option, e.g. --predict-arg=--backend=torch")
     p.add_argument("--out", help="write the JSON results here")
     p.set_defaults(func=bench_cli)
