@@ -65,9 +65,10 @@ def hf_pipeline(model_dir: Path, batch_size: int | None):
     from persian_ie.models.io import load_pretrained
 
     layered, tokenizer = load_pretrained(model_dir)
-    n_labels = len(layered.schema.tags(layered.layers[0]))
+    tags = layered.schema.tags(layered.layers[0])
     encoder_config = layered.config.encoder.to_dict()
-    config = AutoConfig.for_model(encoder_config.pop("model_type"), **{**encoder_config, "num_labels": n_labels})
+    labels = {"id2label": dict(enumerate(tags)), "label2id": {t: i for i, t in enumerate(tags)}}  # B-/I- names: "simple" aggregation groups them
+    config = AutoConfig.for_model(encoder_config.pop("model_type"), **{**encoder_config, **labels})
     hf = AutoModelForTokenClassification.from_config(config)
     missing = hf.base_model.load_state_dict(layered.encoder.state_dict(), strict=False)
     assert not missing.missing_keys or all("pooler" in k for k in missing.missing_keys), missing
