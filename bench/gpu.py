@@ -136,7 +136,7 @@ def inference_throughput(model_dir: Path, texts, device, repeat: int, smoke: boo
         src = Path(tmp) / "in.jsonl"
         src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(docs)), encoding="utf-8")
         dtype = torch.bfloat16 if device == "cuda" else None
-        pred = Predictor.from_pretrained(model_dir, device=device, dtype=dtype)
+        pred = Predictor.from_pretrained(model_dir, device=device, dtype=dtype, backend="torch")
         pred.predict_texts(texts[:8])
         _sync(device)
         start = time.perf_counter()
@@ -189,8 +189,8 @@ def correctness(model_dir: Path, texts, device) -> dict:
     sample = texts[:16]
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    cpu = Predictor.from_pretrained(model_dir, device="cpu").predict_texts(sample)
-    fp32 = Predictor.from_pretrained(model_dir, device=device).predict_texts(sample)
+    cpu = Predictor.from_pretrained(model_dir, device="cpu", backend="torch").predict_texts(sample)  # the float32 reference
+    fp32 = Predictor.from_pretrained(model_dir, device=device, backend="torch").predict_texts(sample)
     out = {"fp32_device_equals_cpu": span_agreement(cpu, fp32) == 1.0}
     if device == "cuda":
         bf16 = Predictor.from_pretrained(model_dir, device=device, dtype=torch.bfloat16).predict_texts(sample)

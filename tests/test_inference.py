@@ -25,7 +25,7 @@ from conftest import ROOT, SEED_TEXT
 
 @pytest.fixture(scope="module")
 def predictor(tiny_model_dir):
-    return Predictor.from_pretrained(tiny_model_dir)
+    return Predictor.from_pretrained(tiny_model_dir, backend="torch")  # the float32 reference (tests/test_backends.py covers the others)
 
 
 def _jsonl(path, rows):
