@@ -4,8 +4,9 @@
   (``persian_ie.data.encoding``), all per document, no model involved.
 * forward: windows of many documents sorted by length and packed into
   batches under a token budget (``batch_tokens``), run by a backend
-  (``persian_ie.models.backends``: int8 ONNX Runtime on CPU by default,
-  torch with optional bf16/fp16 weights on GPU); per-word probabilities
+  (``persian_ie.models.backends``: on CPU bf16 torch where the CPU has bf16
+  hardware, else float32 ONNX Runtime, else float32 torch; torch with
+  optional bf16/fp16 weights on GPU); per-word probabilities
   gathered at first-subword positions.
 * postprocess: merge windows, decode each layer (argmax with the strict IOB2
   reading by default), map spans to ORIGINAL offsets, link relations, build records.

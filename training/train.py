@@ -242,7 +242,8 @@ def _finish(accelerator, out, dev_docs, test_docs, schema, progress, cfg, second
     if accelerator.is_main_process:
         from persian_ie.models.predictor import Predictor
 
-        predictor = Predictor.from_pretrained(out / "model", device=str(accelerator.device))
+        # float32 torch: the run's reported figures must not depend on the CPU's bf16 hardware
+        predictor = Predictor.from_pretrained(out / "model", device=str(accelerator.device), backend="torch")
         for split, docs in (("dev", dev_docs), ("test", test_docs)):
             if docs:
                 report = write_reports(predictor, docs, schema, out / f"{split}_report", cfg.bootstrap)
