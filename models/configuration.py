@@ -24,7 +24,7 @@ class PersianIEConfig(PretrainedConfig):
     model_type = MODEL_TYPE
 
     def __init__(self, encoder=None, schema: dict | None = None, window: dict | None = None, normalization: dict | None = None,
-                 decoding: str = "argmax", relation_model: dict | None = None, dropout: float = 0.1, loss_weights: dict | None = None,
+                 decoding: str = "argmax", relation_model: dict | None = None, dropout: float = 0.1, loss_weights: dict | None = None, tag_weights: dict | None = None,
                  base_model: str | None = None, run_name: str | None = None, training_config: dict | None = None,
                  layer_id2label: dict | None = None, layer_label2id: dict | None = None, persian_ie_version: str | None = None, **kwargs):
         if isinstance(encoder, dict):
@@ -38,6 +38,7 @@ class PersianIEConfig(PretrainedConfig):
         self.relation_model = relation_model
         self.dropout = dropout
         self.loss_weights = loss_weights
+        self.tag_weights = tag_weights
         self.base_model = base_model
         self.run_name = run_name
         self.training_config = training_config
@@ -91,6 +92,11 @@ def _check_settings(config: PersianIEConfig, origin: str) -> None:
     weights = config.loss_weights or {}
     if not isinstance(weights, dict) or any(isinstance(w, bool) or not isinstance(w, (int, float)) for w in weights.values()):
         raise ModelConfigError(f"{origin}: field 'loss_weights' must map layers to numbers, got {weights!r}")
+    tag_weights = config.tag_weights or {}
+    if not isinstance(tag_weights, dict) or not all(
+            isinstance(tags, dict) and all(not isinstance(w, bool) and isinstance(w, (int, float)) and w > 0 for w in tags.values())
+            for tags in tag_weights.values()):
+        raise ModelConfigError(f"{origin}: field 'tag_weights' must map layers to {{tag: positive number}}, got {tag_weights!r}")
     try:
         NormalizerConfig.from_dict(config.normalization)
     except (ConfigError, TypeError, ValueError, AttributeError) as exc:

@@ -55,6 +55,9 @@ class LayeredTokenClassifier(PreTrainedModel):
         if unknown:
             raise ConfigError(f"model.loss_weights: {sorted(unknown)} are not layers of schema {self.schema.name!r} {list(self.schema.layers)}")
         self.loss_weights = {layer: float((config.loss_weights or {}).get(layer, 1.0)) for layer in self.schema.layers}
+        # Plain lists, not buffers: they live in config.json, model.safetensors keeps its keys, and
+        # from_pretrained's empty-weight init cannot leave them uninitialized.
+        self.class_weights = self._class_weights(config.tag_weights or {})
         for head in self.heads.values():
             self._init_head(head)
             head._is_hf_initialized = True  # post_init must not draw from the RNG again (same seed, same run)
@@ -63,6 +66,19 @@ class LayeredTokenClassifier(PreTrainedModel):
         # ``relation_head.*``: only when config.relation_model names the learned head
         self.relation_head = build_relation_head(config)
         self.post_init()
+
+    def _class_weights(self, tag_weights: dict) -> dict:
+        """{layer: weight per tag, in tag order} for layers with tag weights; other tags weigh 1."""
+        out = {}
+        for layer, weights in tag_weights.items():
+            if layer not in self.schema.layers:
+                raise ConfigError(f"model.tag_weights: {layer!r} is not a layer of schema {self.schema.name!r} {list(self.schema.layers)}")
+            tags = self.schema.tags(layer)
+            unknown = set(weights) - set(tags)
+            if unknown:
+                raise ConfigError(f"model.tag_weights.{layer}: {sorted(unknown)} are not tags of layer {layer!r} {tags}")
+            out[layer] = [float(weights.get(tag, 1.0)) for tag in tags]
+        return out
 
     @staticmethod
     def _init_head(module: nn.Linear) -> None:
@@ -85,9 +101,13 @@ class LayeredTokenClassifier(PreTrainedModel):
         logits = {layer: head(hidden) for layer, head in self.heads.items()}
         loss = None
         if labels is not None:
-            loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
             loss = hidden.new_zeros((), dtype=torch.float32)
             for layer, layer_logits in logits.items():
+                # With tag weights the mean is over weights (torch's weighted mean), so weighting a
+                # rare tag shifts the balance towards it without rescaling the layer's loss.
+                weight = self.class_weights.get(layer)
+                weight = torch.tensor(weight, device=layer_logits.device) if weight else None
+                loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE)
                 loss = loss + self.loss_weights[layer] * loss_fn(layer_logits.float().flatten(0, 1), labels[layer].flatten())
         return LayeredOutput(loss=loss, logits=logits, last_hidden_state=hidden)
 

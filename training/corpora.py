@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import random
 
 from persian_ie.data.document import Document, read_documents
 from persian_ie.data.readers import ReaderStats, read_conll, read_peyma
@@ -57,11 +59,31 @@ def _check_labels(docs: list[Document], schema: LabelSchema, where: str) -> None
         )
 
 
-def load_training_documents(data_cfg, schema: LabelSchema) -> tuple[list[Document], list[Document], list[Document]]:
+def train_subset(docs: list[Document], fraction: float, seed: int) -> list[Document]:
+    """The first ``ceil(fraction * n)`` documents of one seeded order, in corpus order.
+
+    The order depends on the seed and the number of documents only, so for one
+    corpus and seed a smaller fraction's subset lies inside a larger one's
+    (nested learning-curve points).
+    """
+    if fraction >= 1:
+        return list(docs)
+    order = list(range(len(docs)))
+    random.Random(f"train-fraction:{seed}").shuffle(order)
+    keep = sorted(order[: max(1, math.ceil(fraction * len(docs)))])
+    return [docs[i] for i in keep]
+
+
+def load_training_documents(data_cfg, schema: LabelSchema, seed: int = 13) -> tuple[list[Document], list[Document], list[Document]]:
     """(train + auxiliary, dev, test) documents, labels checked against the schema."""
     if not data_cfg.train:
         raise ConfigError("data.train is empty: name at least one training file")
     train = [d for path in data_cfg.train for d in read_corpus(path, data_cfg.format)]
+    fraction = getattr(data_cfg, "train_fraction", 1.0)
+    if fraction < 1:
+        read = len(train)
+        train = train_subset(train, fraction, seed)
+        log.info("data.train_fraction %.2f: %d of %d training documents", fraction, len(train), read)
     _check_labels(train, schema, "data.train")
     for i, aux in enumerate(data_cfg.auxiliary):
         aux = aux if isinstance(aux, AuxCorpus) else AuxCorpus(**aux)

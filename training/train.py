@@ -93,7 +93,7 @@ def build_model(cfg: TrainConfig, schema, normalizer: Normalizer, name: str):
     encoder, tokenizer = load_encoder_and_tokenizer(cfg.model.base)
     config = build_config(encoder.config, schema, {"max_length": cfg.window.max_length, "stride": cfg.window.stride},
                           normalization=normalizer.config.to_dict(), decoding=cfg.model.decoding, dropout=cfg.model.dropout,
-                          loss_weights=cfg.model.loss_weights, base_model=cfg.model.base, run_name=name, training_config=cfg.to_dict())
+                          loss_weights=cfg.model.loss_weights, tag_weights=cfg.model.tag_weights, base_model=cfg.model.base, run_name=name, training_config=cfg.to_dict())
     model = LayeredTokenClassifier(config, encoder=encoder)
     if cfg.model.freeze_embeddings:
         # Most of the offline base's 118M parameters are its 250k-row word
@@ -133,7 +133,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
     schema = load_schema(cfg.data.schema)
     normalizer = Normalizer(NormalizerConfig.from_dict(cfg.normalization))
-    train_docs, dev_docs, test_docs = load_training_documents(cfg.data, schema)
+    train_docs, dev_docs, test_docs = load_training_documents(cfg.data, schema, cfg.seed)
     model, tokenizer = build_model(cfg, schema, normalizer, cfg.name or out.name)
     with accelerator.main_process_first():  # the main process writes the window cache, the others read it
         dataset = build_dataset(train_docs, tokenizer, schema, normalizer, cfg.window.max_length, cfg.window.stride, out / "cache")
