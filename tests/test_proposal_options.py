@@ -91,3 +91,14 @@ def test_train_subsets_are_deterministic_and_nested(corpus_docs):
     assert ids(quarter) != ids(docs[: len(quarter)])  # a seeded sample, not the head of the file
     assert set(ids(train_subset(docs, 0.25, seed=14))) != set(ids(quarter))
     assert ids(train_subset(docs, 1.0, seed=13)) == ids(docs)
+
+
+def test_learning_curve_table_reads_test_reports():
+    from persian_ie.bench.learning_curve import curve_table
+
+    score = lambda f, ci=None: {"f1": f, **({"ci": {"f1": ci}} if ci else {})}
+    report = {"micro": score(0.7, [0.65, 0.75]), "labels": {"PROPOSAL": score(0.4, [0.3, 0.5])}, "relations": {"micro": score(0.35)}}
+    table = curve_table([(0.25, 80, report), (1.0, 320, {"micro": score(0.77), "labels": {}, "relations": {}})])
+    lines = table.splitlines()
+    assert lines[2] == "| 25 % | 80 | 0.700 (0.650–0.750) | 0.400 (0.300–0.500) | 0.350 |"
+    assert lines[3] == "| 100 % | 320 | 0.770 | n/a | n/a |"
