@@ -8,13 +8,6 @@ corpus test split (docs/benchmarks.md), argmax with the strict reading is as
 good overall and better for PROPOSAL (constrained decoding joins pieces into
 over-long proposal spans), so argmax is the default; ``constrained`` stays
 available (``model.decoding`` in the config, ``--decoding`` on evaluate).
-
-Two boundary-minded readings, measured for the event layer (issue 10 item 3,
-docs/benchmarks.md): ``lenient`` is argmax where an orphan ``I-X`` starts a
-span instead of being dropped; ``inside`` decides membership first (a word is
-in an X span when ``P(B-X) + P(I-X)`` beats ``P(O)`` and every other label),
-then lets ``B-X`` vs ``I-X`` decide only where a new span starts, so a word
-the model splits between B and I is not lost to ``O``.
 """
 
 from __future__ import annotations
@@ -56,42 +49,10 @@ def viterbi(log_probs: np.ndarray, allowed: np.ndarray, starts: np.ndarray) -> l
     return path[::-1]
 
 
-STRATEGIES = ("argmax", "constrained", "lenient", "inside")
-
-
-def lenient_ids(tags: list[str], ids: list[int]) -> list[int]:
-    """Argmax ids where an ``I-X`` not after ``B-X``/``I-X`` becomes ``B-X`` (it starts a span)."""
-    index = {t: i for i, t in enumerate(tags)}
-    out = list(ids)
-    for k, i in enumerate(out):
-        tag = tags[i]
-        if tag.startswith("I-") and (k == 0 or tags[out[k - 1]][2:] != tag[2:] or tags[out[k - 1]] == "O"):
-            out[k] = index[f"B-{tag[2:]}"]
-    return out
-
-
-def inside_ids(tags: list[str], probs: np.ndarray) -> list[int]:
-    """Label by ``P(B-X) + P(I-X)`` against ``P(O)``; ``B-X`` only at a span start or where it beats ``I-X``."""
-    index = {t: i for i, t in enumerate(tags)}
-    labels = [t[2:] for t in tags if t.startswith("B-")]
-    out, previous = [], None
-    for row in probs:
-        mass = {x: row[index[f"B-{x}"]] + row[index[f"I-{x}"]] for x in labels}
-        best = max(labels, key=mass.get) if labels else None
-        if best is None or row[index["O"]] >= mass[best]:
-            out.append(index["O"])
-            previous = None
-            continue
-        starts = previous != best or row[index[f"B-{best}"]] > row[index[f"I-{best}"]]
-        out.append(index[f"{'B' if starts else 'I'}-{best}"])
-        previous = best
-    return out
-
-
 class Decoder:
     def __init__(self, tags: list[str], strategy: str = "argmax"):
-        if strategy not in STRATEGIES:
-            raise ValueError(f"unknown decoding strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+        if strategy not in ("constrained", "argmax"):
+            raise ValueError(f"unknown decoding strategy {strategy!r}; use 'constrained' or 'argmax'")
         self.tags = tags
         self.strategy = strategy
         self._allowed = allowed_transitions(tags)
@@ -103,10 +64,6 @@ class Decoder:
             return [], []
         if self.strategy == "argmax":
             ids = probs.argmax(axis=1).tolist()
-        elif self.strategy == "lenient":
-            ids = lenient_ids(self.tags, probs.argmax(axis=1).tolist())
-        elif self.strategy == "inside":
-            ids = inside_ids(self.tags, probs)
         else:
             ids = viterbi(np.log(np.clip(probs, 1e-12, 1.0)), self._allowed, self._starts)
         chosen = probs[np.arange(len(ids)), ids].tolist()

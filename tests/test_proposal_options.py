@@ -107,7 +107,7 @@ def test_learning_curve_table_reads_test_reports():
 def test_boundary_minded_decodings():
     import numpy as np
 
-    from persian_ie.models.decoding import Decoder
+    from persian_ie.bench.decoding_variants import BenchDecoder as Decoder
 
     tags = ["O", "B-PROPOSAL", "I-PROPOSAL"]
     # word 0: O; word 1: B; word 2: O narrowly over B and I, but in a span by B+I (0.6);
