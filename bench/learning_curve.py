@@ -18,6 +18,8 @@ import argparse
 import json
 from pathlib import Path
 
+from persian_ie.eval.curve import curve_table
+
 
 def run_dir(runs: str, fraction: float) -> Path:
     return Path(f"{runs}-{round(fraction * 100)}")
@@ -38,24 +40,6 @@ def training_documents(config: str, fraction: float) -> int:
     cfg = load_config(config)
     docs = [d for path in cfg.data.train for d in read_documents(path)]
     return len(train_subset(docs, fraction, cfg.seed))
-
-
-def _cell(score: dict | None) -> str:
-    if not score:
-        return "n/a"
-    ci = score.get("ci", {}).get("f1")
-    return f"{score['f1']:.3f} ({ci[0]:.3f}–{ci[1]:.3f})" if ci else f"{score['f1']:.3f}"
-
-
-def curve_row(fraction: float, documents: int, report: dict) -> str:
-    proposal = report.get("labels", {}).get("PROPOSAL")
-    relations = report.get("relations", {}).get("micro")
-    return f"| {round(fraction * 100)} % | {documents} | {_cell(report['micro'])} | {_cell(proposal)} | {_cell(relations)} |"
-
-
-def curve_table(points: list[tuple[float, int, dict]]) -> str:
-    head = ["| share of train | train documents | test micro-F1 (95 % CI) | PROPOSAL F1 | relations micro-F1 |", "|---|---|---|---|---|"]
-    return "\n".join(head + [curve_row(f, n, r) for f, n, r in points])
 
 
 def main(argv: list[str] | None = None) -> str:

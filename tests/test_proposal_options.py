@@ -94,7 +94,7 @@ def test_train_subsets_are_deterministic_and_nested(corpus_docs):
 
 
 def test_learning_curve_table_reads_test_reports():
-    from persian_ie.bench.learning_curve import curve_table
+    from persian_ie.eval.curve import curve_table
 
     score = lambda f, ci=None: {"f1": f, **({"ci": {"f1": ci}} if ci else {})}
     report = {"micro": score(0.7, [0.65, 0.75]), "labels": {"PROPOSAL": score(0.4, [0.3, 0.5])}, "relations": {"micro": score(0.35)}}
@@ -103,24 +103,3 @@ def test_learning_curve_table_reads_test_reports():
     assert lines[2] == "| 25 % | 80 | 0.700 (0.650–0.750) | 0.400 (0.300–0.500) | 0.350 |"
     assert lines[3] == "| 100 % | 320 | 0.770 | n/a | n/a |"
 
-
-def test_boundary_minded_decodings():
-    import numpy as np
-
-    from persian_ie.bench.decoding_variants import BenchDecoder as Decoder
-
-    tags = ["O", "B-PROPOSAL", "I-PROPOSAL"]
-    # word 0: O; word 1: B; word 2: O narrowly over B and I, but in a span by B+I (0.6);
-    # word 3: I; word 4: orphan I after O in argmax.
-    probs = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.4, 0.25, 0.35], [0.1, 0.1, 0.8], [0.2, 0.1, 0.7]])
-    assert Decoder(tags, "argmax").decode(probs)[0] == ["O", "B-PROPOSAL", "O", "I-PROPOSAL", "I-PROPOSAL"]
-    assert Decoder(tags, "lenient").decode(probs)[0] == ["O", "B-PROPOSAL", "O", "B-PROPOSAL", "I-PROPOSAL"]
-    assert Decoder(tags, "inside").decode(probs)[0] == ["O", "B-PROPOSAL", "I-PROPOSAL", "I-PROPOSAL", "I-PROPOSAL"]
-    # inside: a confident B inside a run starts a new span; a lone I after O starts one too.
-    split = np.array([[0.1, 0.8, 0.1], [0.1, 0.6, 0.3], [0.9, 0.05, 0.05], [0.3, 0.1, 0.6]])
-    assert Decoder(tags, "inside").decode(split)[0] == ["B-PROPOSAL", "B-PROPOSAL", "O", "B-PROPOSAL"]
-    multi = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
-    # PER wins by mass (0.5) over ORG (0.3) and O (0.2) although B-ORG is the single most probable tag.
-    row = np.array([[0.2, 0.25, 0.25, 0.28, 0.02]])
-    assert Decoder(multi, "inside").decode(row)[0] == ["B-PER"]
-    assert Decoder(multi, "argmax").decode(row)[0] == ["B-ORG"]
