@@ -11,7 +11,7 @@ prints PROPOSAL F1, micro-F1, relation micro-F1 and the PROPOSAL error counts.
 
 Besides the model's own strategies (``argmax``, ``constrained``), two
 boundary-minded readings live here only, because on dev they lost
-(docs/benchmarks.md section 9): ``lenient`` (argmax; an orphan ``I-X``
+(docs/benchmarks.md section 10): ``lenient`` (argmax; an orphan ``I-X``
 starts a span instead of being dropped) and ``inside`` (a word is in an X
 span when ``P(B-X) + P(I-X)`` beats ``P(O)`` and every other label; ``B-X``
 vs ``I-X`` decides only where a new span starts).
