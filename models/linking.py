@@ -58,7 +58,7 @@ APPOSITION_CHARS = " \t\n\u200c\u00a0«»\"'،,()-–"
 _APPOSITION_RUN = set(APPOSITION_CHARS) | set("به عنوان")
 
 
-class _SentenceIndex:
+class SentenceIndex:
     """Sentence number of a character offset by bisect (starts built once)."""
 
     def __init__(self, bounds: list[tuple[int, int]]):
@@ -106,7 +106,7 @@ class _Sorted:
         return self.items[bisect.bisect_left(self.keys, lo):bisect.bisect_right(self.keys, hi)]
 
 
-def _adjacent(gap: str) -> bool:
+def is_apposition_gap(gap: str) -> bool:
     """Apposition: nothing but spaces, quotes, commas, brackets or ``به عنوان`` between."""
     gap = gap.replace("به عنوان", " ")
     return not gap.strip(APPOSITION_CHARS)
@@ -116,10 +116,10 @@ def _clamp(pos: int, n: int) -> int:
     return min(max(pos, 0), n)
 
 
-def _honorific_gap(gap: str) -> bool:
+def is_honorific_gap(gap: str) -> bool:
     """Apposition once honorifics are dropped (``شهردار مشهد دکتر محمد ...``)."""
     words = [w for w in gap.replace("به عنوان", " ").split() if w.strip(APPOSITION_CHARS) not in HONORIFICS]
-    return _adjacent(" ".join(words))
+    return is_apposition_gap(" ".join(words))
 
 
 def _link_holders(text, spans, sent_of, runs, rules=frozenset()) -> list[Relation]:
@@ -136,7 +136,7 @@ def _link_holders(text, spans, sent_of, runs, rules=frozenset()) -> list[Relatio
         near_before = by_end.between(left[_clamp(title.start, n)], title.start)
         near_after = by_start.between(title.end, right[_clamp(title.end, n)])
         # sorted by list index: ties between equal offsets resolve as the plain scan did
-        fits = _honorific_gap if "honorific_gap" in rules else _adjacent
+        fits = is_honorific_gap if "honorific_gap" in rules else is_apposition_gap
         before = sorted(c for c in near_before if fits(text[c[1].end:title.start]) and sent_of(c[1].start) == sent)
         after = sorted(c for c in near_after if c[1].start >= title.end and fits(text[title.end:c[1].start]) and sent_of(c[1].start) == sent)
         best = before[-1][1] if before else (after[0][1] if after else None)
@@ -246,7 +246,7 @@ def _find_proposer(prop, sent, sent_of, agents_by_end, holder_of, by_id, ctx=Non
 
 def _is_addressee(text, a, prop) -> bool:
     before = text[max(0, a.start - 4):a.start].split()
-    return a.end <= prop.start and _adjacent(text[a.end:prop.start]) and bool(before) and before[-1] in ("از", "به")
+    return a.end <= prop.start and is_apposition_gap(text[a.end:prop.start]) and bool(before) and before[-1] in ("از", "به")
 
 
 def _addressees(text, prop, sent, sent_of, parties_by_start) -> list[tuple[int, Span]]:
@@ -307,7 +307,7 @@ def link(text: str, spans: list[Span], sentence_bounds: list[tuple[int, int]], r
     O(n log n) in spans plus the text length (candidates by bisect), so a
     1,000,000-character document links like many small ones.
     """
-    sent_of = _SentenceIndex(sentence_bounds)
+    sent_of = SentenceIndex(sentence_bounds)
     rules = DEFAULT_RULES if rules is None else frozenset(rules)
     holders = _link_holders(text, spans, sent_of, _apposition_runs(text), rules)
     return holders + _link_proposals(text, spans, holders, sent_of, rules)
@@ -318,7 +318,7 @@ def build_records(text: str, spans: list[Span], relations: list[Relation], sente
     by_id = {s.id: s for s in spans}
     meta = {k: v for k, v in (meta or {}).items() if k in ("source", "date", "url", "category")}
 
-    sentences = _SentenceIndex(sentence_bounds)
+    sentences = SentenceIndex(sentence_bounds)
 
     def sentence(pos):
         start, end = sentences.bounds_of(pos, len(text))

@@ -105,15 +105,14 @@ def _order(head: Span, tail: Span) -> int:
 
 
 class _DocIndex:
-    """Sentence and word numbers of character offsets (bisect over starts)."""
+    """Sentence and word numbers of character offsets."""
 
     def __init__(self, text: str, bounds, word_starts: list[int]):
-        self.text = text
-        self.sent_starts = [b[0] for b in bounds] or [0]
-        self.word_starts = word_starts
+        from persian_ie.models.linking import SentenceIndex
 
-    def sentence(self, pos: int) -> int:
-        return max(0, bisect.bisect_right(self.sent_starts, pos) - 1)
+        self.text = text
+        self.sentence = SentenceIndex(bounds)  # the linker's own index: one notion of "same sentence"
+        self.word_starts = word_starts
 
     def word(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self.word_starts, pos) - 1)
@@ -136,7 +135,7 @@ class _Context:
 
 
 def _context(text, spans, bounds, index: _DocIndex) -> _Context:
-    from persian_ie.models.linking import _adjacent, link
+    from persian_ie.models.linking import is_apposition_gap, link
 
     by_sentence = _by_sentence(spans, index)  # pairs are looked for within a sentence: linear in documents of many sentences
     nested = {s.id for group in by_sentence.values() for s in group
@@ -145,7 +144,7 @@ def _context(text, spans, bounds, index: _DocIndex) -> _Context:
     for group in by_sentence.values():
         for t, p in ((t, p) for t in group if t.label == "TITLE" for p in group if p.label == "PER"):
             lo, hi = (p.end, t.start) if p.end <= t.start else (t.end, p.start)
-            if lo <= hi and hi - lo < 60 and _adjacent(text[lo:hi]):
+            if lo <= hi and hi - lo < 60 and is_apposition_gap(text[lo:hi]):
                 partnered.update((t.id, p.id))
     subjects, seen = set(), set()
     for s in sorted((s for s in spans if s.label in ("PER", "ORG", "TITLE") and s.id not in nested), key=lambda s: s.start):
@@ -191,7 +190,7 @@ def _lexical(head: Span, tail: Span, text: str) -> list[float]:
 
 def pair_features(c_type: str, head: Span, tail: Span, index: _DocIndex, rank: int, between: int, ctx: _Context) -> list[float]:
     """The pair's hand-made features (``N_FEATURES`` floats)."""
-    from persian_ie.models.linking import LIGHT_VERBS, PARTY_BREAKS, _adjacent, _honorific_gap
+    from persian_ie.models.linking import LIGHT_VERBS, PARTY_BREAKS, is_apposition_gap, is_honorific_gap
 
     gap = _gap_text(index.text, head, tail)
     order = _order(head, tail)
@@ -199,8 +198,8 @@ def pair_features(c_type: str, head: Span, tail: Span, index: _DocIndex, rank: i
     sent_gap = index.sentence(head.start) - index.sentence(tail.start)
     before = index.text[max(0, tail.start - 4):tail.start].split()
     cues = [
-        float(order in (0, 3) and _adjacent(gap)),
-        float(order in (0, 3) and _honorific_gap(gap)),
+        float(order in (0, 3) and is_apposition_gap(gap)),
+        float(order in (0, 3) and is_honorific_gap(gap)),
         float(any(ch in gap for ch in PARTY_BREAKS)),
         float(any(w.strip("،.") in LIGHT_VERBS for w in gap.split())),
         float(bool(before) and before[-1] in ("از", "به")),
