@@ -90,6 +90,15 @@ def resolve_backend(name: str | None, device: str = "cpu", dtype=None) -> str:
     return name
 
 
+def backend_dtype(name: str, dtype=None):
+    """The torch dtype the weights run in: bf16 for ``torch-bf16``, else ``dtype`` as given."""
+    if name == "torch-bf16":
+        import torch
+
+        return torch.bfloat16
+    return dtype
+
+
 # ---- torch ------------------------------------------------------------------
 class TorchBackend:
     name = "torch"
@@ -208,21 +217,19 @@ def write_export(model, directory: Path) -> None:
     (directory / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
-class _EncoderFromEmbeds:
-    """Wraps the encoder so the graph takes ``inputs_embeds`` (the lookup stays outside)."""
+def _encoder_from_embeds(encoder):
+    """The encoder as a module whose graph takes ``inputs_embeds`` (the lookup stays outside)."""
+    import torch
 
-    def __new__(cls, encoder):
-        import torch
+    class EncoderFromEmbeds(torch.nn.Module):  # defined here: torch is imported only when exporting
+        def __init__(self):
+            super().__init__()
+            self.encoder = encoder
 
-        class Wrapper(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.encoder = encoder
+        def forward(self, inputs_embeds, attention_mask):
+            return self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
 
-            def forward(self, inputs_embeds, attention_mask):
-                return self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
-
-        return Wrapper().eval()
+    return EncoderFromEmbeds().eval()
 
 
 def export_encoder(encoder, path: Path, hidden_size: int) -> None:
@@ -233,16 +240,17 @@ def export_encoder(encoder, path: Path, hidden_size: int) -> None:
         encoder.config._attn_implementation = "eager"  # the plain graph ORT's fusions recognize
     except AttributeError:
         pass
-    wrapper = _EncoderFromEmbeds(encoder)
     embeds = torch.randn(2, 16, hidden_size)
     mask = torch.ones(2, 16, dtype=torch.long)
     mask[1, 10:] = 0
     axes = {"inputs_embeds": {0: "batch", 1: "positions"}, "attention_mask": {0: "batch", 1: "positions"}, "hidden": {0: "batch", 1: "positions"}}
-    with torch.inference_mode():
-        torch.onnx.export(wrapper, (embeds, mask), str(path), input_names=["inputs_embeds", "attention_mask"], output_names=["hidden"],
-                          dynamic_axes=axes, opset_version=17, dynamo=False)
-    if previous is not None:
-        encoder.config._attn_implementation = previous
+    try:
+        with torch.inference_mode():
+            torch.onnx.export(_encoder_from_embeds(encoder), (embeds, mask), str(path), input_names=["inputs_embeds", "attention_mask"],
+                              output_names=["hidden"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    finally:  # the model stays usable with its own attention after a failed export too
+        if previous is not None:
+            encoder.config._attn_implementation = previous
 
 
 def quantize_encoder(fp32: Path, int8: Path) -> None:
@@ -256,10 +264,7 @@ def quantize_encoder(fp32: Path, int8: Path) -> None:
 
 def load_backend(name: str, model_dir: Path, model=None, device: str = "cpu", dtype=None):
     if name.startswith("torch"):
-        if name == "torch-bf16":
-            import torch
-
-            dtype = torch.bfloat16
+        dtype = backend_dtype(name, dtype)
         if model is None:
             from persian_ie.models.io import load_pretrained
 

@@ -32,7 +32,6 @@ from persian_ie.models.backends import STATES  # backends return word vectors un
 from persian_ie.models.components import resolve_component
 
 
-
 @dataclass
 class Prepared:
     """One document after preprocessing."""
@@ -72,7 +71,7 @@ class Predictor:
     @classmethod
     def from_pretrained(cls, directory, device: str = "cpu", dtype=None, decoding=None, expected_schema=None, backend: str | None = "auto"):
         """``backend``: auto (see ``persian_ie.models.backends``), torch, torch-bf16, onnx, onnx-int8."""
-        from persian_ie.models.backends import ensure_export, export_dir_for, load_backend, resolve_backend
+        from persian_ie.models.backends import backend_dtype, ensure_export, export_dir_for, load_backend, resolve_backend
         from persian_ie.models.io import load_pretrained, load_tokenizer_and_config, read_config
 
         backend = resolve_backend(backend, device, dtype)
@@ -81,10 +80,7 @@ class Predictor:
             # the learned relation head is a torch module trained on float32 states; the other backends were not checked with it
             print(f"persian-ie: backend {backend} does not run a learned relation head; using float32 torch", file=sys.stderr)
             backend = "torch"
-        if backend == "torch-bf16":
-            import torch
-
-            dtype = torch.bfloat16
+        dtype = backend_dtype(backend, dtype)
         onnx = backend.startswith("onnx")
         if onnx and (export_dir_for(directory) / "meta.json").is_file():
             config, tokenizer = load_tokenizer_and_config(directory, expected_schema)  # cached export: no torch weights loaded
