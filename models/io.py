@@ -19,6 +19,7 @@ in the new layout.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import persian_ie
@@ -40,6 +41,27 @@ def save_pretrained(model: LayeredTokenClassifier, tokenizer, directory, card: s
     tokenizer.save_pretrained(directory)
     if card:
         (directory / "README.md").write_text(card, encoding="utf-8")
+    return directory
+
+
+def replace_pretrained(model: LayeredTokenClassifier, tokenizer, directory, card: str | None = None) -> Path:
+    """Write the model over an existing model ``directory`` without a moment where neither copy exists.
+
+    The new copy is written beside it first; the old one is renamed aside, the new one
+    renamed into place, and only then is the old one removed. A crash at any point leaves
+    the old model (in ``directory`` or ``directory.old``) or the new one, never neither.
+    """
+    directory = Path(directory)
+    staging = directory.with_name(directory.name + ".new")
+    old = directory.with_name(directory.name + ".old")
+    for leftover in (staging, old):  # from an earlier crash; ``directory`` itself is still whole then
+        if leftover.exists() and directory.exists():
+            shutil.rmtree(leftover)
+    save_pretrained(model, tokenizer, staging, card)
+    if directory.exists():
+        directory.rename(old)
+    staging.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
     return directory
 
 

@@ -3,6 +3,7 @@ applies the thresholds in config.json, and the rules stay selectable."""
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -194,3 +195,30 @@ def test_thresholds_from_train_folds_and_bad_settings(tiny_model_dir, few_docs, 
     assert set(summary["thresholds"].values()) <= set(THRESHOLD_GRID) and "dev_tuned" not in summary
     saved = json.loads((tmp_path / "cv" / "config.json").read_text("utf-8"))["relation_model"]["params"]["thresholds"]
     assert saved == summary["thresholds"]
+
+
+def test_in_place_save_never_leaves_the_model_missing(tiny_model_dir, tmp_path, monkeypatch):
+    # train-relations --out equal to --model: a crash while the new copy is written
+    # must leave the old model loadable, and a finished save leaves no side copies.
+    import persian_ie.models.io as io
+
+    target = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    before = (target / "model.safetensors").read_bytes()
+    model, tokenizer = io.load_pretrained(target)
+    real_save = io.save_pretrained
+
+    def crash_midway(model, tokenizer, directory, card=None):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        (Path(directory) / "config.json").write_text("{", encoding="utf-8")  # half-written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io, "save_pretrained", crash_midway)
+    with pytest.raises(KeyboardInterrupt):
+        io.replace_pretrained(model, tokenizer, target)
+    assert (target / "model.safetensors").read_bytes() == before
+    io.load_pretrained(target)
+    monkeypatch.setattr(io, "save_pretrained", real_save)
+    io.replace_pretrained(model, tokenizer, target, "card")  # the half-written side copy from the crash is cleared first
+    assert (target / "README.md").read_text("utf-8") == "card"
+    io.load_pretrained(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

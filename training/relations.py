@@ -196,7 +196,7 @@ def add_relation_head(model_dir, out_dir, train_docs, dev_docs, overrides: dict 
     (``model_dir`` itself after span training). Returns the training summary."""
     from pathlib import Path
 
-    from persian_ie.models.io import load_pretrained, save_pretrained
+    from persian_ie.models.io import load_pretrained, replace_pretrained, save_pretrained
 
     model, tokenizer = load_pretrained(model_dir)
     for param in model.parameters():  # the encoder and span heads stay as they are
@@ -205,13 +205,9 @@ def add_relation_head(model_dir, out_dir, train_docs, dev_docs, overrides: dict 
     card = Path(model_dir) / "README.md"
     card_text = card.read_text("utf-8") if card.exists() else None
     out_dir = Path(out_dir)
-    in_place = out_dir.resolve() == Path(model_dir).resolve()
-    target = out_dir.with_name(out_dir.name + ".relations-tmp") if in_place else out_dir
-    save_pretrained(model, tokenizer, target, card_text)  # never over the weights it was loaded from
-    if in_place:
-        import shutil
-
-        shutil.rmtree(out_dir)
-        target.rename(out_dir)
+    if out_dir.resolve() == Path(model_dir).resolve():
+        replace_pretrained(model, tokenizer, out_dir, card_text)  # the loaded model stays on disk until the new one is whole
+    else:
+        save_pretrained(model, tokenizer, out_dir, card_text)
     summary["model_dir"] = str(out_dir)
     return summary
