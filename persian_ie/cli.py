@@ -67,8 +67,10 @@ def annotate_cli(args) -> int:
 
 
 def show_cli(args) -> int:
+    from persian_ie.commands import refuse_outputs_over_inputs
     from persian_ie.data.display import show_file
 
+    refuse_outputs_over_inputs([args.pred, args.gold], {"--out": args.out})
     page = show_file(args.pred, args.out, args.gold, args.ids, args.limit, args.schema)
     for problem in page.problems:
         print(problem, file=sys.stderr)

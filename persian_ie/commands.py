@@ -90,11 +90,22 @@ def train_relations_cli(args) -> int:
     return 0
 
 
+def refuse_outputs_over_inputs(inputs, outputs: dict) -> None:
+    """predict's rule for every command that writes files: no output may be an input
+    (``evaluate --gold g.jsonl --html g.jsonl`` replaced the gold file) or another output.
+    ``outputs``: {option name: path or None}."""
+    from persian_ie.inference.run_state import check_output_paths
+
+    check_output_paths([p for p in inputs if p], {name: Path(p) for name, p in outputs.items() if p})
+
+
 def evaluate_cli(args) -> int:
     from persian_ie.data.document import Document, read_documents, write_documents
     from persian_ie.data.schema import load_schema
     from persian_ie.eval.report import compare_reports, evaluate_documents, load_report, to_markdown, to_terminal
 
+    refuse_outputs_over_inputs([args.gold, args.pred, *(args.compare or [])],
+                               {"--out": args.out, "--markdown": args.markdown, "--html": args.html, "--save-predictions": args.save_predictions})
     if args.compare:
         a, b = (load_report(p) for p in args.compare)
         result = compare_reports(a, b, args.bootstrap or 1000, args.seed)
@@ -190,6 +201,7 @@ def predict_cli(args) -> int:
 def bench_cli(args) -> int:
     from persian_ie.bench.cpu import main as bench_main
 
+    refuse_outputs_over_inputs([args.texts], {"--out": args.out})
     return bench_main(args)
 
 

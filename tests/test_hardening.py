@@ -223,3 +223,27 @@ def test_train_cli_stops_on_bad_config_or_data_before_any_model_loads(tmp_path, 
     assert "[E202]" in capsys.readouterr().err
     assert main([*base, "--set", f"data.train=[{empty}]", "--set", "optim.batch_size=0"]) == 2
     assert "[E201] optim.batch_size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [
+    ["evaluate", "--gold", "{gold}", "--pred", "{pred}", "--out", "{pred}"],
+    ["evaluate", "--gold", "{gold}", "--pred", "{pred}", "--html", "{gold}"],
+    ["evaluate", "--gold", "{gold}", "--pred", "{pred}", "--markdown", "{out}", "--html", "{out}"],
+    ["evaluate", "--gold", "{gold}", "--pred", "{pred}", "--save-predictions", "{gold}"],
+    ["evaluate", "--compare", "{gold}", "{pred}", "--out", "{gold}"],
+    ["show", "{pred}", "--out", "{pred}"],
+    ["show", "{pred}", "--gold", "{gold}", "--out", "{gold}"],
+    ["bench", "--texts", "{gold}", "--out", "{gold}"],
+])
+def test_no_command_writes_over_its_input(tmp_path, capsys, command):
+    # An output path equal to an input replaced the input (evaluate, show, bench);
+    # now refused before anything is read or written, as predict does.
+    doc = json.dumps({"id": "d1", "text": "شهردار مشهد", "spans": [{"id": "s1", "start": 0, "end": 11, "label": "TITLE"}]}, ensure_ascii=False) + "\n"
+    files = {name: tmp_path / f"{name}.jsonl" for name in ("gold", "pred", "out")}
+    files["gold"].write_text(doc, encoding="utf-8")
+    files["pred"].write_text(doc, encoding="utf-8")
+    args = [part.format(**{k: str(v) for k, v in files.items()}) for part in command]
+    assert main(args) == 2
+    assert "[E503]" in capsys.readouterr().err
+    assert files["gold"].read_text(encoding="utf-8") == doc and files["pred"].read_text(encoding="utf-8") == doc
+    assert not files["out"].exists()
