@@ -8,7 +8,8 @@ the build with its errors (nothing is dropped silently).
 
 Splits are pinned: ``data/annotation/splits.json`` records the split of every
 document of the first corpus (330 articles), so adding documents never moves
-one, and test stays as it was. Window documents (``data/annotation/windows/``,
+one, and test stays as it was. The articles of the v1.2 addition
+(``selection_v12.json``) go to train or dev, 8:1 by a hash of their id. Window documents (``data/annotation/windows/``,
 cut by ``select_windows``) go to train or dev only, dealt 8:1 by a hash of
 their source article's id, so all windows of one article share a split.
 A window annotated twice and adjudicated (``windows_adjudicated/``) is taken
@@ -40,16 +41,20 @@ def window_split(article_id: str) -> str:
     return WINDOW_PATTERN[digest % len(WINDOW_PATTERN)]
 
 
-def pinned_splits(doc_ids: list[str], pinned: dict[str, str], windows: dict[str, dict]) -> dict[str, str]:
+def pinned_splits(doc_ids: list[str], pinned: dict[str, str], windows: dict[str, dict],
+                  additions: frozenset[str] = frozenset()) -> dict[str, str]:
     """The split of every document: the recorded one for the first corpus,
-    train/dev by article for windows; any other document is an error, so a
-    new document can never slip into test by accident."""
+    train/dev by article for windows and for the articles of later additions
+    (``selection_v12.json``); any other document is an error, so a new
+    document can never slip into test by accident."""
     splits, unknown = {}, []
     for doc_id in doc_ids:
         if doc_id in pinned:
             splits[doc_id] = pinned[doc_id]
         elif doc_id in windows:
             splits[doc_id] = window_split(windows[doc_id]["article"])
+        elif doc_id in additions:
+            splits[doc_id] = window_split(doc_id)
         else:
             unknown.append(doc_id)
     if unknown:
@@ -64,6 +69,15 @@ def window_meta(record: dict, articles: dict) -> dict:
     meta = article_meta(record["article"], articles)
     meta.update({"article": record["article"], "window_start": record["start"], "window_end": record["end"]})
     return meta
+
+
+def addition_ids(ann_root: Path) -> frozenset[str]:
+    """Articles of the v1.2 addition (``select_additions``): train or dev only."""
+    record = ann_root / "selection_v12.json"
+    if not record.exists():
+        return frozenset()
+    selection = json.loads(record.read_text("utf-8"))
+    return frozenset(selection["invitation_trigger"]) | frozenset(selection["ordinary"])
 
 
 def build(ann_root: Path, articles_path: Path, out_dir: Path) -> dict[str, int]:
@@ -82,7 +96,7 @@ def build(ann_root: Path, articles_path: Path, out_dir: Path) -> dict[str, int]:
         docs.append(result.doc)
     if failures:
         raise SystemExit("corpus build failed:\n" + "\n".join(failures))
-    splits = pinned_splits([d.id for d in docs], pinned, windows)
+    splits = pinned_splits([d.id for d in docs], pinned, windows, addition_ids(ann_root))
     counts = {}
     for split in ("train", "dev", "test"):
         part = [d for d in docs if splits[d.id] == split]

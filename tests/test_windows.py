@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from persian_ie.data.build_corpus import pinned_splits, window_split
+from persian_ie.data.build_corpus import addition_ids, pinned_splits, window_split
 from persian_ie.data.document import read_documents
 
 from conftest import CORPORA, CORPUS, ROOT
@@ -22,7 +22,7 @@ def test_first_corpus_keeps_its_pinned_split_and_windows_stay_out_of_test():
     windows = {w["id"] for w in json.loads((ANNOTATION / "windows.json").read_text("utf-8"))["windows"]}
     actual = _corpus_splits()
     assert all(actual[doc_id] == split for doc_id, split in pinned.items())
-    window_docs = [doc_id for doc_id in actual if doc_id not in pinned]
+    window_docs = [doc_id for doc_id in actual if doc_id not in pinned and doc_id not in addition_ids(ANNOTATION)]
     assert window_docs and set(window_docs) <= windows
     assert {actual[doc_id] for doc_id in window_docs} <= {"train", "dev"}
     assert {doc_id for doc_id, split in actual.items() if split == "test"} == {d for d, s in pinned.items() if s == "test"}
@@ -34,6 +34,15 @@ def test_pinned_splits_refuse_an_unknown_document_and_deal_windows_by_article():
     assert splits["x"] == "test" and splits["a-w1"] == splits["a-w2"] == window_split("a") != "test"
     with pytest.raises(SystemExit):
         pinned_splits(["new-doc"], {"x": "test"}, windows)
+
+
+def test_added_articles_are_dealt_to_train_or_dev_and_never_to_test():
+    additions = addition_ids(ANNOTATION)
+    assert len(additions) >= 90
+    splits = pinned_splits(sorted(additions), {}, {}, additions)
+    assert set(splits.values()) == {"train", "dev"}
+    actual = _corpus_splits()
+    assert all(actual[doc_id] == splits[doc_id] for doc_id in additions if doc_id in actual)
 
 
 def test_window_documents_are_exact_pieces_of_their_articles():

@@ -1,0 +1,132 @@
+"""Corpus v1.2: which further Fars News articles were chosen for annotation
+(reproduces data/annotation/selection_v12.json).
+
+    python -m persian_ie.data.select_additions [--check data/annotation/selection_v12.json] [--write data/annotation]
+
+The learning curve (docs/benchmarks.md) still rose at 100 % of train, and
+every article with one of v1's proposal triggers is already in the corpus
+(whole, or as windows), so v1.2 adds, from the articles not used yet:
+
+* every article with one of the other PROPOSAL triggers of GUIDELINES.md
+  section 7 that v1 did not select by (``دعوت`` invitation, ``خواهان``,
+  ``لایحه`` bill), 80-500 words, outside the excluded desks: more proposal
+  patterns, above all invitations;
+* then ``N_ORDINARY`` further ordinary articles (100-350 words), drawn as v1
+  drew its ordinary ones (seed 13, preferred desks first), continuing
+  after the ones v1 took;
+* skipping near-duplicates of anything in the corpus or chosen before
+  (8-word shingle overlap > 30 %).
+
+``--write`` puts each article's text in ``texts/`` (exactly the document text
+of ../shared/corpora/README.md) and deals the articles into annotation batches
+(``batches/v12_*.txt``) and a second-pass sample (``batches/v12_pass_b.txt``,
+10 % of the articles, half of them from the trigger group).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+from persian_ie.data.readers import farsnews_text, read_articles
+from persian_ie.data.select_articles import EXCLUDED, PREFERRED, TRIGGER, _shingles
+
+OTHER_TRIGGER = re.compile(r"دعوت|خواهان|لايحه|لایحه")
+N_ORDINARY = 60
+N_BATCHES = 6
+PASS_B_SHARE = 0.1
+
+
+def used_articles(ann_root: Path) -> set[str]:
+    """Article ids already in the corpus, whole or as windows."""
+    selection = json.loads((ann_root / "selection.json").read_text("utf-8"))
+    used = set(selection["proposal_trigger"]) | set(selection["ordinary"])
+    windows = json.loads((ann_root / "windows.json").read_text("utf-8"))["windows"]
+    return used | {w["article"] for w in windows}
+
+
+def select(articles: list[dict], used: set[str], seed: int = 13) -> tuple[list[str], list[str]]:
+    by_id = {a["id"]: a for a in articles}
+    seen = [_shingles(farsnews_text(by_id[i])) for i in sorted(used) if i in by_id]
+    fresh = [a for a in articles if a["id"] not in used and a["cat"] not in EXCLUDED]
+
+    def n_words(article) -> int:
+        return len(farsnews_text(article).split())
+
+    invitations = [a for a in fresh if OTHER_TRIGGER.search(farsnews_text(a)) and not TRIGGER.search(farsnews_text(a))
+                   and 80 <= n_words(a) <= 500]
+    # The ordinary pool and its order exactly as v1 built them, so v1.2 continues the same draw.
+    rng = random.Random(seed)
+    ordinary = [a for a in articles if not TRIGGER.search(farsnews_text(a)) and 100 <= n_words(a) <= 350 and a["cat"] not in EXCLUDED]
+    rng.shuffle(ordinary)
+    ordinary.sort(key=lambda a: a["cat"] not in PREFERRED)
+    ordinary = [a for a in ordinary if a["id"] not in used and not OTHER_TRIGGER.search(farsnews_text(a))]
+
+    chosen: list[str] = []
+
+    def add(article) -> None:
+        shingles = _shingles(farsnews_text(article))
+        if article["id"] in chosen or any(shingles and len(shingles & s) / len(shingles) > 0.3 for s in seen):
+            return
+        seen.append(shingles)
+        chosen.append(article["id"])
+
+    for article in invitations:
+        add(article)
+    n_invitations = len(chosen)
+    for article in ordinary:
+        if len(chosen) >= n_invitations + N_ORDINARY:
+            break
+        add(article)
+    return chosen[:n_invitations], chosen[n_invitations:]
+
+
+def deal_batches(invitations: list[str], ordinary: list[str]) -> tuple[list[list[str]], list[str]]:
+    """Round-robin into N_BATCHES (each gets both kinds), and a 10 % second-pass sample."""
+    ordered = invitations + ordinary
+    batches = [ordered[i::N_BATCHES] for i in range(N_BATCHES)]
+    n_b = max(1, round(PASS_B_SHARE * len(ordered)))
+    pass_b = invitations[::max(1, len(invitations) // (n_b // 2))][: n_b // 2]
+    pass_b += ordinary[::max(1, len(ordinary) // (n_b - len(pass_b)))][: n_b - len(pass_b)]
+    return batches, pass_b
+
+
+def write(ann_root: Path, articles: list[dict], invitations: list[str], ordinary: list[str]) -> None:
+    by_id = {a["id"]: a for a in articles}
+    for article_id in invitations + ordinary:
+        (ann_root / "texts" / f"{article_id}.txt").write_bytes(farsnews_text(by_id[article_id]).encode("utf-8"))
+    batches, pass_b = deal_batches(invitations, ordinary)
+    for number, batch in enumerate(batches, 1):
+        (ann_root / "batches" / f"v12_{number}.txt").write_text("\n".join(batch) + "\n", "utf-8")
+    (ann_root / "batches" / "v12_pass_b.txt").write_text("\n".join(pass_b) + "\n", "utf-8")
+    record = {"invitation_trigger": invitations, "ordinary": ordinary, "pass_b": pass_b}
+    (ann_root / "selection_v12.json").write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", "utf-8")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", default="../shared/corpora/farsnews/articles.jsonl")
+    parser.add_argument("--annotation", default="data/annotation", help="annotation folder (selection.json, windows.json)")
+    parser.add_argument("--check", help="compare with a selection_v12.json")
+    parser.add_argument("--write", action="store_true", help="write texts, batches and selection_v12.json")
+    args = parser.parse_args(argv)
+    articles = list(read_articles(args.articles))
+    ann_root = Path(args.annotation)
+    invitations, ordinary = select(articles, used_articles(ann_root))
+    print(f"{len(invitations)} articles with an invitation/demand/bill trigger, {len(ordinary)} ordinary")
+    if args.check:
+        recorded = json.loads(Path(args.check).read_text("utf-8"))
+        same = invitations == recorded["invitation_trigger"] and ordinary == recorded["ordinary"]
+        print("matches" if same else "DIFFERS from", args.check)
+        return 0 if same else 1
+    if args.write:
+        write(ann_root, articles, invitations, ordinary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
