@@ -76,8 +76,8 @@ def addition_ids(ann_root: Path) -> frozenset[str]:
     record = ann_root / "selection_v12.json"
     if not record.exists():
         return frozenset()
-    selection = json.loads(record.read_text("utf-8"))
-    return frozenset(selection["invitation_trigger"]) | frozenset(selection["ordinary"])
+    rounds = json.loads(record.read_text("utf-8"))["rounds"]
+    return frozenset(doc_id for chosen in rounds for doc_id in chosen["invitation_trigger"] + chosen["ordinary"])
 
 
 def build(ann_root: Path, articles_path: Path, out_dir: Path) -> dict[str, int]:

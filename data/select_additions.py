@@ -7,20 +7,24 @@ The learning curve (docs/benchmarks.md) still rose at 100 % of train, and
 every article with one of v1's proposal triggers is already in the corpus
 (whole, or as windows), so v1.2 adds, from the articles not used yet:
 
+in two rounds (``ROUNDS``; round 2 was chosen after round 1 was annotated,
+from what round 1 left):
+
 * every article with one of the other PROPOSAL triggers of GUIDELINES.md
   section 7 that v1 did not select by (``دعوت`` invitation, ``خواهان``,
-  ``لایحه`` bill), 80-500 words, outside the excluded desks: more proposal
-  patterns, above all invitations;
-* then ``N_ORDINARY`` further ordinary articles (100-350 words), drawn as v1
+  ``لایحه`` bill), outside the excluded desks, 80-500 words in round 1 and
+  up to 900 in round 2: more proposal patterns, above all invitations;
+* then further ordinary articles (100-350 words; 60, then 75), drawn as v1
   drew its ordinary ones (seed 13, preferred desks first), continuing
-  after the ones v1 took;
+  after the ones taken before;
 * skipping near-duplicates of anything in the corpus or chosen before
   (8-word shingle overlap > 30 %).
 
 ``--write`` puts each article's text in ``texts/`` (exactly the document text
-of ../shared/corpora/README.md) and deals the articles into annotation batches
-(``batches/v12_*.txt``) and a second-pass sample (``batches/v12_pass_b.txt``,
-10 % of the articles, half of them from the trigger group).
+of ../shared/corpora/README.md) and deals each round's articles into
+annotation batches (``batches/v12_*.txt``, round 2 ``v12_r2_*.txt``) and a
+second-pass sample (``batches/v12_pass_b.txt`` / ``v12_r2_pass_b.txt``, 10 %
+of the round's articles, half of them from the trigger group).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from persian_ie.data.readers import farsnews_text, read_articles
 from persian_ie.data.select_articles import EXCLUDED, PREFERRED, TRIGGER, _shingles
 
 OTHER_TRIGGER = re.compile(r"دعوت|خواهان|لايحه|لایحه")
-N_ORDINARY = 60
+ROUNDS = ({"max_words": 500, "n_ordinary": 60, "prefix": "v12_"}, {"max_words": 900, "n_ordinary": 75, "prefix": "v12_r2_"})
 N_BATCHES = 6
 PASS_B_SHARE = 0.1
 
@@ -49,7 +53,7 @@ def used_articles(ann_root: Path) -> set[str]:
     return used | {w["article"] for w in windows}
 
 
-def select(articles: list[dict], used: set[str], seed: int = 13) -> tuple[list[str], list[str]]:
+def select(articles: list[dict], used: set[str], max_words: int, n_ordinary: int, seed: int = 13) -> tuple[list[str], list[str]]:
     by_id = {a["id"]: a for a in articles}
     seen = [_shingles(farsnews_text(by_id[i])) for i in sorted(used) if i in by_id]
     fresh = [a for a in articles if a["id"] not in used and a["cat"] not in EXCLUDED]
@@ -58,7 +62,7 @@ def select(articles: list[dict], used: set[str], seed: int = 13) -> tuple[list[s
         return len(farsnews_text(article).split())
 
     invitations = [a for a in fresh if OTHER_TRIGGER.search(farsnews_text(a)) and not TRIGGER.search(farsnews_text(a))
-                   and 80 <= n_words(a) <= 500]
+                   and 80 <= n_words(a) <= max_words]
     # The ordinary pool and its order exactly as v1 built them, so v1.2 continues the same draw.
     rng = random.Random(seed)
     ordinary = [a for a in articles if not TRIGGER.search(farsnews_text(a)) and 100 <= n_words(a) <= 350 and a["cat"] not in EXCLUDED]
@@ -79,7 +83,7 @@ def select(articles: list[dict], used: set[str], seed: int = 13) -> tuple[list[s
         add(article)
     n_invitations = len(chosen)
     for article in ordinary:
-        if len(chosen) >= n_invitations + N_ORDINARY:
+        if len(chosen) >= n_invitations + n_ordinary:
             break
         add(article)
     return chosen[:n_invitations], chosen[n_invitations:]
@@ -95,15 +99,27 @@ def deal_batches(invitations: list[str], ordinary: list[str]) -> tuple[list[list
     return batches, pass_b
 
 
-def write(ann_root: Path, articles: list[dict], invitations: list[str], ordinary: list[str]) -> None:
+def select_rounds(articles: list[dict], used: set[str]) -> list[dict]:
+    """Each round's choice, from the articles no earlier round (or v1) took."""
+    rounds, taken = [], set(used)
+    for spec in ROUNDS:
+        invitations, ordinary = select(articles, taken, spec["max_words"], spec["n_ordinary"])
+        rounds.append({"invitation_trigger": invitations, "ordinary": ordinary,
+                       "pass_b": deal_batches(invitations, ordinary)[1]})
+        taken |= set(invitations) | set(ordinary)
+    return rounds
+
+
+def write(ann_root: Path, articles: list[dict], rounds: list[dict]) -> None:
     by_id = {a["id"]: a for a in articles}
-    for article_id in invitations + ordinary:
-        (ann_root / "texts" / f"{article_id}.txt").write_bytes(farsnews_text(by_id[article_id]).encode("utf-8"))
-    batches, pass_b = deal_batches(invitations, ordinary)
-    for number, batch in enumerate(batches, 1):
-        (ann_root / "batches" / f"v12_{number}.txt").write_text("\n".join(batch) + "\n", "utf-8")
-    (ann_root / "batches" / "v12_pass_b.txt").write_text("\n".join(pass_b) + "\n", "utf-8")
-    record = {"invitation_trigger": invitations, "ordinary": ordinary, "pass_b": pass_b}
+    for spec, chosen in zip(ROUNDS, rounds):
+        for article_id in chosen["invitation_trigger"] + chosen["ordinary"]:
+            (ann_root / "texts" / f"{article_id}.txt").write_bytes(farsnews_text(by_id[article_id]).encode("utf-8"))
+        batches, pass_b = deal_batches(chosen["invitation_trigger"], chosen["ordinary"])
+        for number, batch in enumerate(batches, 1):
+            (ann_root / "batches" / f"{spec['prefix']}{number}.txt").write_text("\n".join(batch) + "\n", "utf-8")
+        (ann_root / "batches" / f"{spec['prefix']}pass_b.txt").write_text("\n".join(pass_b) + "\n", "utf-8")
+    record = {"rounds": rounds}
     (ann_root / "selection_v12.json").write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", "utf-8")
 
 
@@ -116,15 +132,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     articles = list(read_articles(args.articles))
     ann_root = Path(args.annotation)
-    invitations, ordinary = select(articles, used_articles(ann_root))
-    print(f"{len(invitations)} articles with an invitation/demand/bill trigger, {len(ordinary)} ordinary")
+    rounds = select_rounds(articles, used_articles(ann_root))
+    for number, chosen in enumerate(rounds, 1):
+        print(f"round {number}: {len(chosen['invitation_trigger'])} articles with an invitation/demand/bill trigger, "
+              f"{len(chosen['ordinary'])} ordinary")
     if args.check:
-        recorded = json.loads(Path(args.check).read_text("utf-8"))
-        same = invitations == recorded["invitation_trigger"] and ordinary == recorded["ordinary"]
+        same = json.loads(Path(args.check).read_text("utf-8"))["rounds"] == rounds
         print("matches" if same else "DIFFERS from", args.check)
         return 0 if same else 1
     if args.write:
-        write(ann_root, articles, invitations, ordinary)
+        write(ann_root, articles, rounds)
     return 0
 
 
