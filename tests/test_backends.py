@@ -43,7 +43,11 @@ def test_onnx_gives_the_spans_and_probabilities_of_torch(tiny_model_dir, onnx_ca
         for win_a, win_b in zip(doc_a, doc_b):
             for layer in win_a:
                 np.testing.assert_allclose(win_a[layer], win_b[layer], atol=1e-4)
-    assert list(onnx_cache.glob("onnx/*/meta.json")), "the export is cached"
+    metas = list(onnx_cache.glob("onnx/*/meta.json"))
+    assert metas, "the export is cached"
+    fused = json.loads(metas[0].read_text("utf-8"))["fused"]
+    layers = torch_pred.model.config.encoder.num_hidden_layers
+    assert fused.get("Attention") == layers and fused.get("SkipLayerNormalization") == 2 * layers, fused  # ORT's fused kernels run
     again = Predictor.from_pretrained(tiny_model_dir, backend="onnx")  # from the cache, without loading torch weights
     assert spans_of(again.predict_texts(TEXTS[:1])) == spans_of(torch_pred.predict_texts(TEXTS[:1]))
 
