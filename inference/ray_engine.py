@@ -123,7 +123,7 @@ def read_shard(parts: list[dict], fields: FieldConfig):
 class ShardPredictor:
     """Ray actor: holds one model, predicts whole shards."""
 
-    def __init__(self, model_dir: str, shard_dir: str, fields: dict, include_text: bool, batch_tokens: int,
+    def __init__(self, model_dir: str, shard_dir: str, fields: dict, include_text: bool, batch_tokens: int | None,
                  device: str, precision: str):
         from persian_ie.inference.runner import resolve_device
         from persian_ie.models.predictor import Predictor

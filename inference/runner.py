@@ -196,7 +196,7 @@ class PredictOptions:
     fields: FieldConfig | None = None
     include_text: bool = True
     chunk_size: int = 256  # records per committed chunk
-    batch_tokens: int = 8192
+    batch_tokens: int | None = None  # None: the predictor's default for its device
     progress: bool = True
 
     def errors_path(self, out: Path) -> Path:
@@ -210,7 +210,7 @@ class PredictOptions:
 
 def run_prediction(predictor, inputs: list[str], out: Path, errors: Path | None = None, *, resume: bool = False,
                    fields: FieldConfig | None = None, include_text: bool = True, chunk_size: int = 256,
-                   batch_tokens: int = 8192, progress: bool = True, model_dir=None) -> RunSummary:
+                   batch_tokens: int | None = None, progress: bool = True, model_dir=None) -> RunSummary:
     """Predict every record of ``inputs`` into ``out`` (see the module doc).
     The options are keyword-only (a call reads as its settings, as ``RayOptions`` does for Ray).
     ``model_dir`` names the model for the ledger (default: the predictor's name, if a directory)."""

@@ -264,7 +264,7 @@ def register(sub) -> None:
     p.add_argument("--id-field", default="id")
     p.add_argument("--text-field", default="text")
     p.add_argument("--chunk-size", type=int, default=256, help="records per committed chunk")
-    p.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per model batch")
+    p.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per model batch (default: 2048 on CPU, 8192 on GPU)")
     p.add_argument("--device")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="bf16", help="weights on GPU (on CPU, --backend decides)")
     p.add_argument("--backend", default="auto", choices=BACKENDS, help="forward pass: auto (CPU: bf16 torch where the CPU has bf16 hardware, else float32 ONNX Runtime, else float32 torch; GPU: torch), torch, torch-bf16, onnx, onnx-int8")

@@ -105,3 +105,17 @@ def test_bench_runs_both_contestants_as_processes(tiny_model_dir, tmp_path):
     result = json.loads(out.read_text())
     assert result["documents"] == 3 and len(result["speedups"]) == 1
     assert all(r["peak_rss_mib"] > 10 and r["seconds"] > 0 for rs in result["runs"].values() for r in rs)
+
+
+def test_cpu_batches_default_to_2048_tokens_and_give_the_same_spans(tiny_model_dir):
+    from persian_ie.models.predictor import CPU_BATCH_TOKENS, Predictor
+
+    pred = Predictor.from_pretrained(tiny_model_dir, backend="torch")
+    assert pred.default_batch_tokens() == CPU_BATCH_TOKENS == 2048
+    docs = pred.predict_texts(TEXTS)
+    prepared = [pred.prepare(d) for d in docs]
+    default, big = pred.forward(prepared), pred.forward(prepared, batch_tokens=65536)
+    for doc_a, doc_b in zip(default, big):
+        for win_a, win_b in zip(doc_a, doc_b):
+            for layer in win_a:
+                np.testing.assert_allclose(win_a[layer], win_b[layer], atol=1e-5)
