@@ -130,6 +130,11 @@ def _check_weights(path: Path) -> None:
         raise ModelConfigError(f"{path}: not a complete safetensors file ({exc})") from None
 
 
+def check_weights(directory) -> None:
+    """E304 unless ``directory`` holds a real, complete safetensors weights file (checked without loading it)."""
+    _check_weights(Path(directory) / WEIGHTS)
+
+
 def _load_weights(config: PersianIEConfig, directory: Path, legacy: bool, dtype=None) -> LayeredTokenClassifier:
     weights = directory / WEIGHTS
     _check_weights(weights)

@@ -78,7 +78,7 @@ class Predictor:
     def from_pretrained(cls, directory, device: str = "cpu", dtype=None, decoding=None, expected_schema=None, backend: str | None = "auto"):
         """``backend``: auto (see ``persian_ie.models.backends``), torch, torch-bf16, onnx, onnx-int8."""
         from persian_ie.models.backends import backend_dtype, ensure_export, export_dir_for, load_backend, resolve_backend
-        from persian_ie.models.io import load_pretrained, load_tokenizer_and_config, read_config
+        from persian_ie.models.io import check_weights, load_pretrained, load_tokenizer_and_config, read_config
 
         backend = resolve_backend(backend, device, dtype)
         config, _ = read_config(directory)
@@ -88,6 +88,8 @@ class Predictor:
             backend = "torch"
         dtype = backend_dtype(backend, dtype)
         onnx = backend.startswith("onnx")
+        if onnx:
+            check_weights(directory)  # the export's cache key is read off the weights file: refuse a broken one first
         if onnx and (export_dir_for(directory) / "meta.json").is_file():
             config, tokenizer = load_tokenizer_and_config(directory, expected_schema)  # cached export: no torch weights loaded
             model = None

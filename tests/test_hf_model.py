@@ -147,8 +147,11 @@ def test_bad_model_directories_get_coded_errors(tiny_model_dir, tmp_path, case):
     breaker, message = BAD_DIRS[case]
     d = _copy(tiny_model_dir, tmp_path / "bad")
     breaker(d)
-    with pytest.raises(ModelConfigError, match=r"\[E304\].*" + message):
-        Predictor.from_pretrained(d)
+    for backend in ("torch", "onnx"):  # auto picks either, by machine; both must refuse the same way
+        if backend == "onnx":
+            pytest.importorskip("onnxruntime")
+        with pytest.raises(ModelConfigError, match=r"\[E304\].*" + message):
+            Predictor.from_pretrained(d, backend=backend)
     assert main(["predict", "--model", str(d), "--text", "سلام"]) == 2
 
 
@@ -238,7 +241,7 @@ def test_relation_component_is_chosen_by_name(tiny_model_dir, tmp_path):
 
     d = _copy(tiny_model_dir, tmp_path / "m")
     _edit_config(d, relation_model={"name": "test.every_pair.v1", "params": {"relation": "party"}})
-    predictor = Predictor.from_pretrained(d)
+    predictor = Predictor.from_pretrained(d, backend="torch")  # torch: the test edits a head's weights
     predictor.model.heads["entity"].bias.data[1] = 50.0  # B-PER everywhere: one span per word
     doc = predictor.predict_texts(["شهردار مشهد گفت"])[0]
     assert len(doc.spans) >= 3 and doc.extra["records"] == {"pairs": len(doc.spans) - 1}
@@ -246,7 +249,7 @@ def test_relation_component_is_chosen_by_name(tiny_model_dir, tmp_path):
 
 
 def test_spans_of_messy_text_carry_original_offsets_and_scores(tiny_model_dir):
-    predictor = Predictor.from_pretrained(tiny_model_dir)
+    predictor = Predictor.from_pretrained(tiny_model_dir, backend="torch")  # torch: the test edits a head's weights
     predictor.model.heads["entity"].bias.data[1] = 50.0  # B-PER everywhere: every word is a span
     text = "شهردار  مشـــهد، آقاي قلندر شريف، گفت ۱۴۰۲\u200f پيشنهاد داد."
     spans = predictor.predict_texts([text])[0].spans
