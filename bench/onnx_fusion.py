@@ -18,18 +18,8 @@ from pathlib import Path
 import numpy as np
 
 
-def session(path: Path, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def main(argv=None) -> int:
-    from persian_ie.models.backends import available_cores, export_encoder, fuse_encoder
+    from persian_ie.models.backends import available_cores, cpu_session, export_encoder, fuse_encoder
     from persian_ie.models.io import load_pretrained
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -45,7 +35,7 @@ def main(argv=None) -> int:
         export_encoder(model.encoder, plain, config.hidden_size)
         print("fused ops:", fuse_encoder(plain, fused, config))
         threads = available_cores()
-        sessions = {"plain": session(plain, threads), "fused": session(fused, threads)}
+        sessions = {"plain": cpu_session(plain, threads), "fused": cpu_session(fused, threads)}
         rng = np.random.default_rng(0)
         feed = {"inputs_embeds": rng.standard_normal((args.batch, args.length, config.hidden_size)).astype(np.float32),
                 "attention_mask": np.ones((args.batch, args.length), np.int64)}

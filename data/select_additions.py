@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import re
 import sys
 from pathlib import Path
 
 from persian_ie.data.readers import farsnews_text, read_articles
-from persian_ie.data.select_articles import EXCLUDED, PREFERRED, TRIGGER, _shingles
+from persian_ie.data.select_articles import EXCLUDED, TRIGGER, choose_distinct, ordinary_pool, shingles
 
 OTHER_TRIGGER = re.compile(r"دعوت|خواهان|لايحه|لایحه")
 ROUNDS = ({"max_words": 500, "n_ordinary": 60, "prefix": "v12_"}, {"max_words": 900, "n_ordinary": 75, "prefix": "v12_r2_"})
@@ -55,38 +54,12 @@ def used_articles(ann_root: Path) -> set[str]:
 
 def select(articles: list[dict], used: set[str], max_words: int, n_ordinary: int, seed: int = 13) -> tuple[list[str], list[str]]:
     by_id = {a["id"]: a for a in articles}
-    seen = [_shingles(farsnews_text(by_id[i])) for i in sorted(used) if i in by_id]
-    fresh = [a for a in articles if a["id"] not in used and a["cat"] not in EXCLUDED]
-
-    def n_words(article) -> int:
-        return len(farsnews_text(article).split())
-
-    invitations = [a for a in fresh if OTHER_TRIGGER.search(farsnews_text(a)) and not TRIGGER.search(farsnews_text(a))
-                   and 80 <= n_words(a) <= max_words]
-    # The ordinary pool and its order exactly as v1 built them, so v1.2 continues the same draw.
-    rng = random.Random(seed)
-    ordinary = [a for a in articles if not TRIGGER.search(farsnews_text(a)) and 100 <= n_words(a) <= 350 and a["cat"] not in EXCLUDED]
-    rng.shuffle(ordinary)
-    ordinary.sort(key=lambda a: a["cat"] not in PREFERRED)
-    ordinary = [a for a in ordinary if a["id"] not in used and not OTHER_TRIGGER.search(farsnews_text(a))]
-
-    chosen: list[str] = []
-
-    def add(article) -> None:
-        shingles = _shingles(farsnews_text(article))
-        if article["id"] in chosen or any(shingles and len(shingles & s) / len(shingles) > 0.3 for s in seen):
-            return
-        seen.append(shingles)
-        chosen.append(article["id"])
-
-    for article in invitations:
-        add(article)
-    n_invitations = len(chosen)
-    for article in ordinary:
-        if len(chosen) >= n_invitations + n_ordinary:
-            break
-        add(article)
-    return chosen[:n_invitations], chosen[n_invitations:]
+    seen = [shingles(farsnews_text(by_id[i])) for i in sorted(used) if i in by_id]
+    invitations = [a for a in articles if a["id"] not in used and a["cat"] not in EXCLUDED
+                   and OTHER_TRIGGER.search(farsnews_text(a)) and not TRIGGER.search(farsnews_text(a))
+                   and 80 <= len(farsnews_text(a).split()) <= max_words]
+    ordinary = [a for a in ordinary_pool(articles, seed) if a["id"] not in used and not OTHER_TRIGGER.search(farsnews_text(a))]
+    return choose_distinct(invitations, ordinary, n_ordinary, seen)
 
 
 def deal_batches(invitations: list[str], ordinary: list[str]) -> tuple[list[list[str]], list[str]]:
@@ -115,10 +88,10 @@ def write(ann_root: Path, articles: list[dict], rounds: list[dict]) -> None:
     for spec, chosen in zip(ROUNDS, rounds):
         for article_id in chosen["invitation_trigger"] + chosen["ordinary"]:
             (ann_root / "texts" / f"{article_id}.txt").write_bytes(farsnews_text(by_id[article_id]).encode("utf-8"))
-        batches, pass_b = deal_batches(chosen["invitation_trigger"], chosen["ordinary"])
+        batches, _ = deal_batches(chosen["invitation_trigger"], chosen["ordinary"])
         for number, batch in enumerate(batches, 1):
             (ann_root / "batches" / f"{spec['prefix']}{number}.txt").write_text("\n".join(batch) + "\n", "utf-8")
-        (ann_root / "batches" / f"{spec['prefix']}pass_b.txt").write_text("\n".join(pass_b) + "\n", "utf-8")
+        (ann_root / "batches" / f"{spec['prefix']}pass_b.txt").write_text("\n".join(chosen["pass_b"]) + "\n", "utf-8")
     record = {"rounds": rounds}
     (ann_root / "selection_v12.json").write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", "utf-8")
 

@@ -28,34 +28,47 @@ PREFERRED = {"province", "politics", "world", "social", "foreign-policy", "regio
 EXCLUDED = {"sports", "farsplus-magazine", "arts-media", "culture", "scientific-academic"}
 
 
-def _shingles(text: str) -> set:
+def shingles(text: str) -> set:
+    """The text's 8-word shingles (near-duplicate checks share more than 30 % of them)."""
     words = text.split()
     return {tuple(words[i:i + 8]) for i in range(len(words) - 7)}
 
 
-def select(articles: list[dict], n_ordinary: int = 140, seed: int = 13) -> tuple[list[str], list[str]]:
+def ordinary_pool(articles: list[dict], seed: int = 13) -> list[dict]:
+    """Articles without a trigger, 100-350 words, outside the excluded desks, in v1's
+    seeded draw order (shuffled, then preferred desks first): later additions continue it."""
     rng = random.Random(seed)
-    with_trigger = [a for a in articles if TRIGGER.search(farsnews_text(a)) and len(farsnews_text(a).split()) <= 700]
     ordinary = [a for a in articles if not TRIGGER.search(farsnews_text(a)) and 100 <= len(farsnews_text(a).split()) <= 350 and a["cat"] not in EXCLUDED]
     rng.shuffle(ordinary)
     ordinary.sort(key=lambda a: a["cat"] not in PREFERRED)
-    chosen, seen = [], []
+    return ordinary
+
+
+def choose_distinct(first: list[dict], second: list[dict], n_second: int, seen: list[set]) -> tuple[list[str], list[str]]:
+    """Ids of every article of ``first``, then of up to ``n_second`` of ``second``, in order,
+    skipping near-duplicates of ``seen`` (shingle sets, extended in place) and of what was chosen."""
+    chosen: list[str] = []
 
     def add(article) -> None:
-        shingles = _shingles(farsnews_text(article))
-        if any(shingles and len(shingles & s) / len(shingles) > 0.3 for s in seen) or article["id"] in chosen:
+        own = shingles(farsnews_text(article))
+        if any(own and len(own & s) / len(own) > 0.3 for s in seen) or article["id"] in chosen:
             return
-        seen.append(shingles)
+        seen.append(own)
         chosen.append(article["id"])
 
-    for article in with_trigger:
+    for article in first:
         add(article)
-    n_trigger = len(chosen)
-    for article in ordinary:
-        if len(chosen) >= n_trigger + n_ordinary:
+    n_first = len(chosen)
+    for article in second:
+        if len(chosen) >= n_first + n_second:
             break
         add(article)
-    return chosen[:n_trigger], chosen[n_trigger:]
+    return chosen[:n_first], chosen[n_first:]
+
+
+def select(articles: list[dict], n_ordinary: int = 140, seed: int = 13) -> tuple[list[str], list[str]]:
+    with_trigger = [a for a in articles if TRIGGER.search(farsnews_text(a)) and len(farsnews_text(a).split()) <= 700]
+    return choose_distinct(with_trigger, ordinary_pool(articles, seed), n_ordinary, [])
 
 
 def main(argv=None) -> int:

@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 from persian_ie.data.readers import farsnews_text, read_articles
-from persian_ie.data.select_articles import TRIGGER, _shingles
+from persian_ie.data.select_articles import TRIGGER, shingles
 
 MAX_WORDS = 250
 FIRST_BACK_WORDS = 150  # budget for context before the trigger sentence before looking forward
@@ -112,7 +112,7 @@ def article_windows(text: str) -> list[dict]:
 
 
 def select_windows(articles: list[dict], selected: set[str], corpus_texts: list[str]) -> dict:
-    seen = [_shingles(t) for t in corpus_texts]
+    seen = [shingles(t) for t in corpus_texts]
     chosen, excluded = [], []
     for art in articles:
         text = farsnews_text(art)
@@ -121,7 +121,7 @@ def select_windows(articles: list[dict], selected: set[str], corpus_texts: list[
         for k, w in enumerate(article_windows(text), start=1):
             record = {"id": f"{art['id']}-w{k}", "article": art["id"], "start": w["start"], "end": w["end"],
                       "words": _words(text, w["start"], w["end"]), "triggers": w["triggers"]}
-            sh = _shingles(text[w["start"]:w["end"]])
+            sh = shingles(text[w["start"]:w["end"]])
             overlap = max((len(sh & s) / len(sh) for s in seen if sh and s), default=0.0)
             if overlap >= 0.3:
                 excluded.append({**record, "reason": f"near-duplicate of a corpus document or window ({overlap:.2f} of shingles)"})

@@ -128,20 +128,12 @@ class OnnxBackend:
     """Memory-mapped embeddings -> ONNX encoder -> float heads in numpy."""
 
     def __init__(self, export_dir: Path, int8: bool, threads: int | None = None):
-        import onnxruntime as ort
-
         self.name = "onnx-int8" if int8 else "onnx"
         self.embeddings = np.load(export_dir / "word_embeddings.npy", mmap_mode="r")
         with np.load(export_dir / "heads.npz", allow_pickle=False) as heads:
             self.layers = json.loads((export_dir / "meta.json").read_text("utf-8"))["layers"]
             self.heads = {layer: (np.ascontiguousarray(heads[f"{layer}.weight"].T), heads[f"{layer}.bias"]) for layer in self.layers}
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or available_cores()
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        graph = export_dir / ("encoder-int8.onnx" if int8 else "encoder.onnx")
-        self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(export_dir / ("encoder-int8.onnx" if int8 else "encoder.onnx"), threads)
 
     def hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         embeds = np.take(self.embeddings, ids, axis=0)  # touches only the rows used
@@ -153,6 +145,18 @@ class OnnxBackend:
         if states:
             result[STATES] = hidden
         return result
+
+
+def cpu_session(graph: Path, threads: int | None = None):
+    """An ONNX Runtime CPU session with every graph optimization, one op at a time on ``threads`` cores."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or available_cores()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
 def available_cores() -> int:
