@@ -5,7 +5,7 @@ set -euo pipefail
 rules=$1 learned=$2 split=$3 out=$4
 gold=data/corpus/$split.jsonl
 mkdir -p "$out"
-pie() { OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} nice -n 10 .venv/bin/persian-ie "$@"; }
+pie() { OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} nice -n 10 persian-ie "$@"; }
 for name in rules learned; do
   model=$rules; [ "$name" = learned ] && model=$learned
   pie evaluate --gold "$gold" --model "$model" --link-gold-spans --bootstrap 1000 --out "$out/${name}_gold_$split.json" > "$out/${name}_gold_$split.txt"

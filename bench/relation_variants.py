@@ -61,9 +61,9 @@ def _ablate(examples, how):
     return out
 
 
-def cached_examples(model_dir, splits: dict, cache: Path):
+def cached_examples(model_dir, splits: dict, cache: Path, feature_set: int | None = None):
     model, tokenizer = load_pretrained(model_dir)
-    attach_head(model, relation_settings({}))
+    attach_head(model, relation_settings({} if feature_set is None else {"feature_set": feature_set}))
     if cache.exists():
         return model, torch.load(cache, weights_only=False)
     predictor = Predictor(model, tokenizer)
@@ -81,7 +81,9 @@ def run_variant(model, train_ex, eval_ex, overrides, how, seeds=(13,)) -> dict:
         ev = _ablate(eval_ex, how)
         scores = _scores(model.relation_head, ev)
         thresholds = tune_thresholds(ev, scores)
-        rows.append({"thresholds": thresholds, "f1": {k: round(v[3], 3) for k, v in type_f1(ev, scores, thresholds).items()}})
+        at_half = type_f1(ev, scores, {t: 0.5 for t in thresholds})  # not tuned on the split it is scored on
+        rows.append({"thresholds": thresholds, "f1": {k: round(v[3], 3) for k, v in type_f1(ev, scores, thresholds).items()},
+                     "f1_at_0.5": {k: round(v[3], 3) for k, v in at_half.items()}})
     return rows
 
 
@@ -91,13 +93,15 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15])
     parser.add_argument("--only", nargs="*", help="variant names to run")
+    parser.add_argument("--feature-set", type=int, help="pair features (models/relation_head.py FEATURE_SETS; default the latest); one cache per feature set")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    model, data = cached_examples(args.model, {"train": "data/corpus/train.jsonl", "dev": "data/corpus/dev.jsonl"}, Path(args.cache))
+    model, data = cached_examples(args.model, {"train": "data/corpus/train.jsonl", "dev": "data/corpus/dev.jsonl"}, Path(args.cache), args.feature_set)
     for name, (overrides, how) in VARIANTS.items():
         if args.only and name not in args.only:
             continue
-        rows = run_variant(model, data["train"], data["dev"], overrides, how, args.seeds)
+        chosen = {} if args.feature_set is None else {"feature_set": args.feature_set}
+        rows = run_variant(model, data["train"], data["dev"], {**chosen, **overrides}, how, args.seeds)
         print(json.dumps({"variant": name, "dev": rows}, ensure_ascii=False))
     return 0
 
