@@ -61,9 +61,9 @@ def _ablate(examples, how):
     return out
 
 
-def cached_examples(model_dir, splits: dict, cache: Path, feature_set: int | None = None):
+def cached_examples(model_dir, splits: dict, cache: Path):
     model, tokenizer = load_pretrained(model_dir)
-    attach_head(model, relation_settings({} if feature_set is None else {"feature_set": feature_set}))
+    attach_head(model, relation_settings({}))
     if cache.exists():
         return model, torch.load(cache, weights_only=False)
     predictor = Predictor(model, tokenizer)
@@ -93,15 +93,13 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15])
     parser.add_argument("--only", nargs="*", help="variant names to run")
-    parser.add_argument("--feature-set", type=int, help="pair features (models/relation_head.py FEATURE_SETS; default the latest); one cache per feature set")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    model, data = cached_examples(args.model, {"train": "data/corpus/train.jsonl", "dev": "data/corpus/dev.jsonl"}, Path(args.cache), args.feature_set)
+    model, data = cached_examples(args.model, {"train": "data/corpus/train.jsonl", "dev": "data/corpus/dev.jsonl"}, Path(args.cache))
     for name, (overrides, how) in VARIANTS.items():
         if args.only and name not in args.only:
             continue
-        chosen = {} if args.feature_set is None else {"feature_set": args.feature_set}
-        rows = run_variant(model, data["train"], data["dev"], {**chosen, **overrides}, how, args.seeds)
+        rows = run_variant(model, data["train"], data["dev"], overrides, how, args.seeds)
         print(json.dumps({"variant": name, "dev": rows}, ensure_ascii=False))
     return 0
 

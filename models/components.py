@@ -86,18 +86,16 @@ class LearnedLinker:
     (models/relation_head.py); it needs the encoder's word vectors (``needs_states``).
 
     Params (config.json ``relation_model.params``): ``thresholds`` per relation type
-    (tuned on dev), ``max_sentence_gap`` per type, ``feature_set`` (1, the default for heads saved
-    before it existed, or 2: models/relation_head.py ``FEATURE_SETS``), ``proj_size``/``mlp_size``/
-    ``n_features``, ``span_vectors`` and ``dropout`` (the head's shape, read by the model to build
-    ``relation_head``).
+    (tuned on dev), ``max_sentence_gap`` per type, ``proj_size``/``mlp_size``/``n_features``
+    ``span_vectors`` and ``dropout`` (the head's shape, read by the model to build ``relation_head``).
     """
 
     needs = RuleLinker.needs
     needs_states = True
 
     def __init__(self, schema, thresholds: dict | None = None, max_sentence_gap: dict | None = None, proj_size: int = 64, mlp_size: int = 128, n_features: int | None = None,
-                 span_vectors: bool = True, dropout: float = 0.1, feature_set: int = 1):
-        from persian_ie.models.relation_head import DEFAULT_GAPS, FEATURE_SETS, LEARNED_V1, TYPE_NAMES
+                 span_vectors: bool = True, dropout: float = 0.1):
+        from persian_ie.models.relation_head import DEFAULT_GAPS, LEARNED_V1, N_FEATURES, TYPE_NAMES
 
         missing = [label for label in self.needs if label not in schema.labels]
         if missing:
@@ -108,11 +106,8 @@ class LearnedLinker:
                 raise ModelConfigError(f"params.thresholds: {key!r}: {value!r} must be a relation type {list(TYPE_NAMES)} with a number in [0, 1]")
             self.thresholds[key] = float(value)
         self.gaps = {**DEFAULT_GAPS, **(max_sentence_gap or {})}
-        if isinstance(feature_set, bool) or feature_set not in FEATURE_SETS:
-            raise ModelConfigError(f"params.feature_set is {feature_set!r}; this version knows feature sets {sorted(FEATURE_SETS)}; retrain the relation head (persian-ie train-relations)")
-        if n_features is not None and n_features != FEATURE_SETS[feature_set]:
-            raise ModelConfigError(f"params.n_features is {n_features}, but feature set {feature_set} has {FEATURE_SETS[feature_set]} pair features; retrain the relation head (persian-ie train-relations)")
-        self.feature_set = feature_set
+        if n_features is not None and n_features != N_FEATURES:
+            raise ModelConfigError(f"params.n_features is {n_features}, but this version computes {N_FEATURES} pair features; retrain the relation head (persian-ie train-relations)")
         self.relation_types = set(schema.relations)
         self.head = None
 
@@ -129,7 +124,7 @@ class LearnedLinker:
         from persian_ie.models.relation_head import candidate_pairs, candidate_tensors
 
         starts, ends, vectors = states
-        cands = candidate_pairs(text, spans, bounds, starts, self.gaps, self.feature_set)
+        cands = candidate_pairs(text, spans, bounds, starts, self.gaps)
         if not cands:
             return cands, []
         import torch

@@ -37,14 +37,7 @@ DEFAULT_GAPS = {"holder": 0, "proposer": 2, "party": 2}
 DISTANCE_BUCKETS = (0, 1, 2, 4, 8, 16, 32)
 SPEECH_VERBS = ("گفت", "افزود", "اظهار", "تاکید", "تأکید", "خواستار", "گفته", "اعلام")
 LEXICAL_BUCKETS = 16  # hashed words: the head's first word (trigger), the words right before and after the tail
-N_FEATURES = 3 + 4 + 4 + (len(DISTANCE_BUCKETS) + 1) + 3 + 3 + 4 + 8 + 5 + 3 * LEXICAL_BUCKETS  # feature set 1
-# Feature set 2 appends cues for who speaks (``_speaker_cues``): the word after the trigger (hashed),
-# a first-person verb at the trigger, the tail as the latest named speaker, the proposal's sentence
-# opening with a pronoun, the tail as the subject of the sentence before.
-FEATURE_SETS = {1: N_FEATURES, 2: N_FEATURES + LEXICAL_BUCKETS + 4}
-LATEST_FEATURE_SET = 2
-FIRST_PERSON = frozenset(("داریم", "داشتیم", "کردیم", "کنیم", "می‌کنیم", "خواستاریم", "خواهانیم", "هستیم", "می‌خواهیم", "خواهیم", "کرده‌ایم",
-                          "داده‌ایم", "نموده‌ایم", "نمودیم", "می‌نماییم", "آماده‌ایم", "دارم", "کردم", "می‌کنم", "کنم", "خواستارم", "هستم", "می‌خواهم"))
+N_FEATURES = 3 + 4 + 4 + (len(DISTANCE_BUCKETS) + 1) + 3 + 3 + 4 + 8 + 5 + 3 * LEXICAL_BUCKETS
 
 
 @dataclass
@@ -81,8 +74,7 @@ def build_relation_head(config) -> RelationHead | None:
     if spec.get("name") != LEARNED_V1:
         return None
     params = spec.get("params") or {}
-    n_features = params.get("n_features", FEATURE_SETS.get(params.get("feature_set", 1), N_FEATURES))
-    return RelationHead(config.encoder.hidden_size, params.get("proj_size", 64), params.get("mlp_size", 128), n_features,
+    return RelationHead(config.encoder.hidden_size, params.get("proj_size", 64), params.get("mlp_size", 128), params.get("n_features", N_FEATURES),
                         params.get("dropout", 0.1), params.get("span_vectors", True))
 
 
@@ -140,8 +132,6 @@ class _Context:
     partnered: set  # ids of TITLE/PER mentions in apposition with a PER/TITLE
     subjects: set  # ids of the first outermost PER/ORG/TITLE of each sentence
     proposal_starts: list  # sorted starts of PROPOSAL spans
-    speakers: list  # (end, id) of PER/TITLE mentions followed by a speech verb or ':', sorted (feature set 2)
-    subject_of_sentence: dict  # sentence number -> id of its subject (feature set 2)
 
 
 def _context(text, spans, bounds, index: _DocIndex) -> _Context:
@@ -163,22 +153,7 @@ def _context(text, spans, bounds, index: _DocIndex) -> _Context:
             seen.add(sent)
             subjects.add(s.id)
     rules = {(r.type, r.head, r.tail) for r in link(text, spans, bounds)}
-    subject_of_sentence = {index.sentence(s.start): s.id for s in spans if s.id in subjects}
-    return _Context(rules, nested, partnered, subjects, sorted(s.start for s in spans if s.label == "PROPOSAL"),
-                    _speakers(text, spans, nested), subject_of_sentence)
-
-
-def _speakers(text: str, spans, nested: set) -> list[tuple[int, str]]:
-    """PER/TITLE mentions that introduce speech: ``X گفت``/``X افزود`` (within three words) or ``X:``."""
-    out = []
-    for s in spans:
-        if s.label not in ("PER", "TITLE") or s.id in nested:
-            continue
-        after = text[s.end:s.end + 60]
-        words = [w.strip("«»،,.") for w in after.split()[:3]]
-        if after.lstrip(" \u200c").startswith(":") or any(w in SPEECH_VERBS for w in words):
-            out.append((s.end, s.id))
-    return sorted(out)
+    return _Context(rules, nested, partnered, subjects, sorted(s.start for s in spans if s.label == "PROPOSAL"))
 
 
 def _by_sentence(spans, index: _DocIndex) -> dict[int, list[Span]]:
@@ -213,31 +188,8 @@ def _lexical(head: Span, tail: Span, text: str) -> list[float]:
     return out
 
 
-def _plain(word: str) -> str:
-    """Arabic yeh/kaf as Persian, edge punctuation off: the form ``FIRST_PERSON`` is written in."""
-    return word.strip("«»\"'،,.:؛()!؟").replace("ي", "ی").replace("ك", "ک")
-
-
-def _speaker_cues(head: Span, tail: Span, index: _DocIndex, ctx: _Context) -> list[float]:
-    """Feature set 2: who speaks the proposal (see ``FEATURE_SETS``)."""
-    text = index.text
-    after = text[head.end:head.end + 40].split()[:2]
-    voice = [_plain(w) for w in text[head.start:head.end].split()[-1:] + after]
-    k = bisect.bisect_right(ctx.speakers, (head.start, "\uffff")) - 1
-    latest_speaker = ctx.speakers[k][1] if k >= 0 else None
-    sent = index.sentence(head.start)
-    start = index.sentence.starts[sent] if index.sentence.starts else 0
-    opening = text[start:head.start].split()[:1]
-    return (_one_hot(_word_bucket(after[0]), LEXICAL_BUCKETS) if after else [0.0] * LEXICAL_BUCKETS) + [
-        float(any(w in FIRST_PERSON for w in voice)),
-        float(tail.id == latest_speaker),
-        float(bool(opening) and _plain(opening[0]) in ("وی", "او")),
-        float(ctx.subject_of_sentence.get(sent - 1) == tail.id),
-    ]
-
-
-def pair_features(c_type: str, head: Span, tail: Span, index: _DocIndex, rank: int, between: int, ctx: _Context, feature_set: int = 1) -> list[float]:
-    """The pair's hand-made features (``FEATURE_SETS[feature_set]`` floats)."""
+def pair_features(c_type: str, head: Span, tail: Span, index: _DocIndex, rank: int, between: int, ctx: _Context) -> list[float]:
+    """The pair's hand-made features (``N_FEATURES`` floats)."""
     from persian_ie.models.linking import LIGHT_VERBS, PARTY_BREAKS, is_apposition_gap, is_honorific_gap
 
     gap = _gap_text(index.text, head, tail)
@@ -256,12 +208,11 @@ def pair_features(c_type: str, head: Span, tail: Span, index: _DocIndex, rank: i
         float(index.text[tail.end:tail.end + 2].strip().startswith(":")),
     ]
     return (_one_hot(TYPE_NAMES.index(c_type), 3) + _one_hot(TAIL_LABELS.index(tail.label), 4) + _one_hot(order, 4)
-            + _one_hot(_bucket(distance), len(DISTANCE_BUCKETS) + 1) + _one_hot(max(sent_gap, 0), 3) + _one_hot(between, 3) + _one_hot(rank, 4) + cues + _extra_cues(head, tail, index, ctx) + _lexical(head, tail, index.text)
-            + (_speaker_cues(head, tail, index, ctx) if feature_set >= 2 else []))
+            + _one_hot(_bucket(distance), len(DISTANCE_BUCKETS) + 1) + _one_hot(max(sent_gap, 0), 3) + _one_hot(between, 3) + _one_hot(rank, 4) + cues + _extra_cues(head, tail, index, ctx) + _lexical(head, tail, index.text))
 
 
-def candidate_pairs(text: str, spans: list[Span], bounds, word_starts: list[int], gaps: dict | None = None, feature_set: int = 1) -> list[Candidate]:
-    """Every allowed (type, head, tail) pair of ``spans`` with its features (``feature_set``: 1 or 2)."""
+def candidate_pairs(text: str, spans: list[Span], bounds, word_starts: list[int], gaps: dict | None = None) -> list[Candidate]:
+    """Every allowed (type, head, tail) pair of ``spans`` with its features."""
     gaps = {**DEFAULT_GAPS, **(gaps or {})}
     index = _DocIndex(text, bounds, word_starts)
     ctx = _context(text, spans, bounds, index)
@@ -276,7 +227,7 @@ def candidate_pairs(text: str, spans: list[Span], bounds, word_starts: list[int]
             for rank, tail in enumerate(by_distance):
                 lo, hi = sorted((tail.start, head.start))
                 between = sum(1 for o in fits if o is not tail and lo < o.start < hi)
-                feats = pair_features(c_type, head, tail, index, rank, min(between, 2), ctx, feature_set)
+                feats = pair_features(c_type, head, tail, index, rank, min(between, 2), ctx)
                 out.append(Candidate(c_type, head, tail, feats))
     return out
 

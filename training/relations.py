@@ -22,12 +22,11 @@ import torch
 from torch import nn
 
 from persian_ie.errors import RelationTrainingError
-from persian_ie.models.relation_head import FEATURE_SETS, LATEST_FEATURE_SET, LEARNED_V1, TYPE_NAMES, build_relation_head, candidate_tensors, decode
+from persian_ie.models.relation_head import LEARNED_V1, N_FEATURES, TYPE_NAMES, build_relation_head, candidate_tensors, decode
 
 DEFAULTS = {"epochs": 20, "lr": 1e-3, "batch_size": 64, "proj_size": 64, "mlp_size": 128, "dropout": 0.1, "weight_decay": 1e-4, "seed": 13,
             "thresholds_from": "dev",  # dev: tuned on the dev split; train_cv: on out-of-fold scores of train (5 folds)
             "span_vectors": False,  # span vectors lost on dev with the quickstart encoder (docs/benchmarks.md section 9); true adds them
-            "feature_set": LATEST_FEATURE_SET,  # pair features (models/relation_head.py FEATURE_SETS); 1 = the first release's
             "max_sentence_gap": {"holder": 0, "proposer": 2, "party": 2}}
 THRESHOLD_GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
 
@@ -38,8 +37,6 @@ def relation_settings(overrides: dict | None) -> dict:
     unknown = set(overrides) - set(DEFAULTS)
     if unknown:
         raise RelationTrainingError(f"relation head settings: unknown keys {sorted(unknown)}; allowed: {sorted(DEFAULTS)}")
-    if overrides.get("feature_set", LATEST_FEATURE_SET) not in FEATURE_SETS or isinstance(overrides.get("feature_set"), bool):
-        raise RelationTrainingError(f"relation head settings: feature_set is {overrides['feature_set']!r}; use one of {sorted(FEATURE_SETS)}")
     if overrides.get("thresholds_from", "train_cv") not in ("train_cv", "dev"):
         raise RelationTrainingError(f"relation head settings: thresholds_from is {overrides['thresholds_from']!r}; use train_cv or dev")
     return {**DEFAULTS, **overrides}
@@ -49,8 +46,7 @@ def attach_head(model, settings: dict) -> None:
     """Switch ``model`` to the learned component and give it a fresh ``relation_head``."""
     if not model.schema.relations:
         raise RelationTrainingError(f"schema {model.schema.name!r} has no relation types; a relation head has nothing to learn")
-    params = {"proj_size": settings["proj_size"], "mlp_size": settings["mlp_size"], "feature_set": settings["feature_set"], "n_features": FEATURE_SETS[settings["feature_set"]],
-              "span_vectors": bool(settings["span_vectors"]), "dropout": settings["dropout"],
+    params = {"proj_size": settings["proj_size"], "mlp_size": settings["mlp_size"], "n_features": N_FEATURES, "span_vectors": bool(settings["span_vectors"]), "dropout": settings["dropout"],
               "max_sentence_gap": dict(settings["max_sentence_gap"]), "thresholds": {t: 0.5 for t in TYPE_NAMES}}
     model.config.relation_model = {"name": LEARNED_V1, "params": params}
     torch.manual_seed(settings["seed"])
@@ -68,7 +64,7 @@ def _examples(predictor, docs) -> list[tuple]:
         states = predictor.word_states(prep, wp)
         from persian_ie.models.relation_head import candidate_pairs
 
-        cands = candidate_pairs(doc.text or "", doc.spans, prep.tokenized.sentence_offsets(), states[0], component.gaps, component.feature_set)
+        cands = candidate_pairs(doc.text or "", doc.spans, prep.tokenized.sentence_offsets(), states[0], component.gaps)
         gold = {(r.type, r.head, r.tail) for r in doc.relations}
         labels = torch.tensor([float((c.type, c.head.id, c.tail.id) in gold) for c in cands])
         out.append((cands, candidate_tensors(cands, *states), labels, gold, prep.tokenized.sentence_offsets()))
