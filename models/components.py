@@ -83,7 +83,9 @@ register_component(RULES_V1)(RuleLinker)
 
 class LearnedLinker:
     """``persian_ie.relation_head.v1``: the model's ``relation_head`` scores candidate pairs
-    (models/relation_head.py); it needs the encoder's word vectors (``needs_states``).
+    (models/relation_head.py). It needs the word positions (``needs_words``) and, only when the
+    head was trained with ``span_vectors``, the encoder's word vectors (``needs_states``): a
+    features-only head (the default) runs beside any forward backend.
 
     Params (config.json ``relation_model.params``): ``thresholds`` per relation type
     (tuned on dev), ``max_sentence_gap`` per type, ``proj_size``/``mlp_size``/``n_features``
@@ -91,7 +93,7 @@ class LearnedLinker:
     """
 
     needs = RuleLinker.needs
-    needs_states = True
+    needs_words = True
 
     def __init__(self, schema, thresholds: dict | None = None, max_sentence_gap: dict | None = None, proj_size: int = 64, mlp_size: int = 128, n_features: int | None = None,
                  span_vectors: bool = True, dropout: float = 0.1):
@@ -109,6 +111,7 @@ class LearnedLinker:
         if n_features is not None and n_features != N_FEATURES:
             raise ModelConfigError(f"params.n_features is {n_features}, but this version computes {N_FEATURES} pair features; retrain the relation head (persian-ie train-relations)")
         self.relation_types = set(schema.relations)
+        self.needs_states = bool(span_vectors)
         self.head = None
 
     def bind(self, module) -> None:
@@ -140,7 +143,7 @@ class LearnedLinker:
         from persian_ie.models.relation_head import decode
 
         if states is None or self.head is None:
-            raise RelationHeadError("the learned relation component links with the encoder's word vectors; run it through Predictor (it binds the model's relation_head)")
+            raise RelationHeadError("the learned relation component links with word positions (and, for a span-vector head, the encoder's word vectors); run it through Predictor (it binds the model's relation_head)")
         cands, scores = self.scored_candidates(text, spans, bounds, states)
         return [r for r in decode(cands, scores, self.thresholds) if r.type in self.relation_types]
 

@@ -194,6 +194,31 @@ def load_pretrained(directory, expected_schema: LabelSchema | None = None, devic
     return model, tokenizer
 
 
+def load_relation_head(directory, config: PersianIEConfig):
+    """The learned relation head alone, in float32, read from the weights file (None when the config
+    has no learned head or the file has no ``relation_head.*`` tensors). For backends that hold no
+    torch model, or a bf16 one: the head's scores stay those it was tuned with."""
+    from safetensors import safe_open
+
+    from persian_ie.models.relation_head import build_relation_head
+
+    head = build_relation_head(config)
+    weights = Path(directory) / WEIGHTS
+    if head is None:
+        return None
+    _check_weights(weights)
+    prefix = "relation_head."
+    with safe_open(str(weights), framework="pt") as fh:
+        state = {k[len(prefix):]: fh.get_tensor(k).float() for k in fh.keys() if k.startswith(prefix)}
+    if not state:
+        return None
+    try:
+        head.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelConfigError(f"{weights}: relation_head weights do not match config.json ({str(exc).splitlines()[0]})") from None
+    return head.float().eval()
+
+
 def load_tokenizer_and_config(directory, expected_schema: LabelSchema | None = None):
     """(config, tokenizer) with the checks of ``load_pretrained`` but no weights (for a backend that has its own)."""
     directory = Path(directory)

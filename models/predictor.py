@@ -48,13 +48,33 @@ class Prepared:
     inputs: list[tuple[list[int], list[int]]]  # (input_ids, first-subword positions) per window
 
 
+@dataclass
+class Preparer:
+    """Preprocessing alone, no model: picklable, so worker processes can run it
+    (``persian_ie.inference.runner``, ``prep_workers``)."""
+
+    tokenizer: object
+    normalizer: Normalizer
+    max_length: int
+    stride: int
+
+    def __call__(self, doc: Document) -> Prepared:
+        tokenized = tokenize(doc.text or "", self.normalizer)
+        words = [t.text for t in tokenized.tokens]
+        pieces = word_piece_ids(words, self.tokenizer)
+        windows = plan_windows([len(p) for p in pieces], sentence_end_positions(tokenized), self.max_length - 2, self.stride)
+        inputs = [build_window_inputs(pieces, w, self.tokenizer, self.max_length) for w in windows]
+        return Prepared(doc, tokenized, windows, inputs)
+
+
 class Predictor:
     """Settings (window, normalization, decoding, relation component) come from ``model.config``."""
 
     def __init__(self, model, tokenizer, device: str = "cpu", dtype=None, decoding: str | None = None, name: str | None = None,
-                 *, backend=None, config=None):
+                 *, backend=None, config=None, relation_head=None):
         """``model``: a LayeredTokenClassifier run with torch; or None with ``backend`` and ``config``
-        (an ONNX backend needs no torch weights in memory)."""
+        (an ONNX backend needs no torch weights in memory). ``relation_head``: the learned relation
+        head to link with, when it is not ``model.relation_head`` (models.io.load_relation_head)."""
         from persian_ie.models.backends import TorchBackend
 
         self.backend = backend or TorchBackend(model, device, dtype)
@@ -66,25 +86,28 @@ class Predictor:
         self.max_length = config.window["max_length"]
         self.stride = config.window["stride"]
         self.normalizer = Normalizer(NormalizerConfig.from_dict(config.normalization))
+        self.preparer = Preparer(tokenizer, self.normalizer, self.max_length, self.stride)
         strategy = decoding or config.decoding
         self.decoders = {layer: Decoder(self.schema.tags(layer), strategy) for layer in self.schema.layers}
         self.relations = resolve_component(config.relation_model, self.schema)
         self.needs_states = bool(getattr(self.relations, "needs_states", False))
-        if self.needs_states:
-            self.relations.bind(getattr(model, "relation_head", None))
+        self.needs_words = self.needs_states or bool(getattr(self.relations, "needs_words", False))
+        if self.needs_words:
+            self.relations.bind(relation_head if relation_head is not None else getattr(model, "relation_head", None))
         self.model_info = {"name": name or config.run_name or "persian-ie", "version": config.persian_ie_version}
 
     @classmethod
     def from_pretrained(cls, directory, device: str = "cpu", dtype=None, decoding=None, expected_schema=None, backend: str | None = "auto"):
         """``backend``: auto (see ``persian_ie.models.backends``), torch, torch-bf16, onnx, onnx-int8."""
         from persian_ie.models.backends import backend_dtype, ensure_export, export_dir_for, load_backend, resolve_backend
-        from persian_ie.models.io import check_weights, load_pretrained, load_tokenizer_and_config, read_config
+        from persian_ie.models.io import check_weights, load_pretrained, load_relation_head, load_tokenizer_and_config, read_config
 
         backend = resolve_backend(backend, device, dtype)
         config, _ = read_config(directory)
-        if backend != "torch" and getattr(resolve_component(config.relation_model, config.label_schema), "needs_states", False):
-            # the learned relation head is a torch module trained on float32 states; the other backends were not checked with it
-            print(f"persian-ie: backend {backend} does not run a learned relation head; using float32 torch", file=sys.stderr)
+        component = resolve_component(config.relation_model, config.label_schema)
+        if backend != "torch" and getattr(component, "needs_states", False):
+            # a span-vector relation head was trained on float32 torch states; the other backends were not checked with it
+            print(f"persian-ie: backend {backend} does not run a relation head trained with span vectors; using float32 torch", file=sys.stderr)
             backend = "torch"
         dtype = backend_dtype(backend, dtype)
         onnx = backend.startswith("onnx")
@@ -101,16 +124,14 @@ class Predictor:
                 ensure_export(directory, model)
                 model = None  # freed before the run: the ONNX graph holds its own weights
         runner = load_backend(backend, directory, model, device, dtype)
-        return cls(model, tokenizer, device, dtype, decoding, name=config.run_name or str(directory), backend=runner, config=config)
+        head = None
+        if getattr(component, "needs_words", False) and (model is None or getattr(model, "dtype", None) != torch_float32()):
+            head = load_relation_head(directory, config)  # float32 beside an ONNX or bf16 forward: the scores it was tuned with
+        return cls(model, tokenizer, device, dtype, decoding, name=config.run_name or str(directory), backend=runner, config=config, relation_head=head)
 
     # ---- preprocess -------------------------------------------------------
     def prepare(self, doc: Document) -> Prepared:
-        tokenized = tokenize(doc.text or "", self.normalizer)
-        words = [t.text for t in tokenized.tokens]
-        pieces = word_piece_ids(words, self.tokenizer)
-        windows = plan_windows([len(p) for p in pieces], sentence_end_positions(tokenized), self.max_length - 2, self.stride)
-        inputs = [build_window_inputs(pieces, w, self.tokenizer, self.max_length) for w in windows]
-        return Prepared(doc, tokenized, windows, inputs)
+        return self.preparer(doc)
 
     # ---- forward ------------------------------------------------------------
     def _batches(self, items: list[tuple[int, int, int]], batch_tokens: int, max_batch: int):
@@ -171,6 +192,8 @@ class Predictor:
         if self.relations is not None:
             if self.needs_states:
                 relations = self.relations.link(text, spans, bounds, self.word_states(prep, window_probs))
+            elif self.needs_words:
+                relations = self.relations.link(text, spans, bounds, self.word_positions(prep))
             else:
                 relations = self.relations.link(text, spans, bounds)
             extra["records"] = self.relations.records(text, spans, relations, bounds, prep.doc.meta)
@@ -184,6 +207,12 @@ class Predictor:
         width = self.model.config.encoder.hidden_size
         vectors = np.stack(merged) if merged else np.zeros((0, width), dtype=np.float32)
         return [t.start for t in tokens], [t.end for t in tokens], vectors
+
+    @staticmethod
+    def word_positions(prep: Prepared):
+        """(word starts, word ends, no vectors): what a features-only relation head reads."""
+        tokens = prep.tokenized.tokens
+        return [t.start for t in tokens], [t.end for t in tokens], np.zeros((len(tokens), 0), dtype=np.float32)
 
     def link_documents(self, docs: list[Document], batch_tokens: int | None = None) -> list[Document]:
         """``docs`` with their own (gold) spans and relations from this model's component:
@@ -200,6 +229,12 @@ class Predictor:
     def predict_texts(self, texts: list[str], ids: list[str] | None = None) -> list[Document]:
         ids = ids or [f"text-{i + 1}" for i in range(len(texts))]
         return self.predict_documents([Document(i, t) for i, t in zip(ids, texts)])
+
+
+def torch_float32():
+    import torch
+
+    return torch.float32
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

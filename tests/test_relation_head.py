@@ -118,6 +118,29 @@ def test_bad_thresholds_and_missing_head_weights_are_refused(learned_dir, tiny_m
         load_pretrained(nohead)
 
 
+def test_features_only_head_links_alike_beside_every_forward_backend(learned_dir, few_docs):
+    """The default head reads no encoder vectors: with an ONNX or bf16 forward it is loaded alone,
+    in float32, from the weights file, and gives the torch run's relations and scores."""
+    reference = Predictor.from_pretrained(learned_dir, backend="torch")
+    assert reference.needs_words and not reference.needs_states  # no encoder pass for linking gold spans
+    want = [[r.to_dict() for r in d.relations] for d in reference.link_documents(few_docs)]
+    assert any(want)
+    for backend in ("onnx", "torch-bf16"):
+        other = Predictor.from_pretrained(learned_dir, backend=backend)
+        assert next(other.relations.head.parameters()).dtype == torch.float32
+        assert [[r.to_dict() for r in d.relations] for d in other.link_documents(few_docs)] == want, backend
+
+
+def test_span_vector_head_falls_back_to_float32_torch(learned_dir, tmp_path, capsys):
+    edited = shutil.copytree(learned_dir, tmp_path / "vectors")
+    raw = json.loads((edited / "config.json").read_text("utf-8"))
+    raw["relation_model"]["params"]["span_vectors"] = True  # the head's shape changes: only the refusal path is checked
+    (edited / "config.json").write_text(json.dumps(raw), "utf-8")
+    with pytest.raises(ModelConfigError):
+        Predictor.from_pretrained(edited, backend="onnx")
+    assert "using float32 torch" in capsys.readouterr().err
+
+
 def test_learned_component_outside_predictor_says_what_it_needs(learned_dir):
     predictor = Predictor.from_pretrained(learned_dir)
     with pytest.raises(RelationHeadError, match="E310"):

@@ -1,8 +1,9 @@
 """Phase 2 of training: the learned relation head over a frozen encoder.
 
 After span training (or on any trained model directory, ``persian-ie
-train-relations``): one inference pass over the training documents caches
-the encoder's word vectors; candidate pairs are built on the GOLD spans
+train-relations``): for a head with ``span_vectors``, one inference pass over
+the training documents caches the encoder's word vectors (the default,
+features-only head needs no encoder pass); candidate pairs are built on the GOLD spans
 (models/relation_head.py) and labelled by the gold relations; the small head
 trains for a few epochs on the cached vectors (seconds on CPU); the
 threshold of each relation type is then chosen for that type's F1 on dev
@@ -57,11 +58,12 @@ def _examples(predictor, docs) -> list[tuple]:
     """Per document: (candidates, head inputs, labels, gold relation keys)."""
     component = predictor.relations
     prepared = [predictor.prepare(d) for d in docs]
-    window_probs = predictor.forward(prepared)
+    # the encoder runs only for a head that reads span vectors; a features-only head needs word positions
+    window_probs = predictor.forward(prepared) if predictor.needs_states else [None] * len(prepared)
     out = []
     for prep, wp in zip(prepared, window_probs):
         doc = prep.doc
-        states = predictor.word_states(prep, wp)
+        states = predictor.word_states(prep, wp) if predictor.needs_states else predictor.word_positions(prep)
         from persian_ie.models.relation_head import candidate_pairs
 
         cands = candidate_pairs(doc.text or "", doc.spans, prep.tokenized.sentence_offsets(), states[0], component.gaps)
