@@ -140,7 +140,7 @@ class ShardPredictor:
 
         results = {"shard": [], "documents": [], "errors": []}
         for shard, parts in zip(batch["shard"], batch["parts"]):
-            records, prepared = _prepare_chunk(self.predictor, list(read_shard(json.loads(parts), self.fields)))
+            records, prepared = _prepare_chunk(self.predictor.prepare, list(read_shard(json.loads(parts), self.fields)))
             summary = RunSummary()
             out_lines, err_lines = process_chunk(self.predictor, records, prepared, self.include_text, self.batch_tokens, summary)
             _atomic_write(self.shard_dir / f"{shard}.errors.jsonl", err_lines)

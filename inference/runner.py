@@ -16,17 +16,24 @@ exactly the committed keys. So after any crash or ``kill -9`` the final
 output holds each input document once, whatever the ids look like. The
 whole run holds an OS lock on ``OUT.lock``; a second run is refused.
 
-Preprocessing (reading, normalization, tokenization, windowing) runs in a
-background thread while the model works on the previous chunk.
+Preprocessing (normalization, tokenization, windowing) runs off the critical
+path while the model works on earlier chunks: in a background thread by
+default on CPU (``prep_workers=0``), or in ``prep_workers`` processes, the
+default on a GPU (one per spare core, at most 8), where one thread cannot
+feed a model that runs at millions of tokens per second. Chunks are
+committed in input order either way, so the output and resume are the same.
 """
 
 from __future__ import annotations
 
+import collections
 import json
+import multiprocessing
 import os
 import queue
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,20 +115,20 @@ def _chunks(records, size: int, done: set[str], summary: RunSummary):
         yield chunk
 
 
-def _prepare_chunk(predictor, chunk) -> tuple[list, list]:
-    """Preprocess a chunk; a record that fails preprocessing becomes a ``BadRecord``."""
+def _prepare_chunk(prepare, chunk) -> tuple[list, list]:
+    """Preprocess a chunk with ``prepare`` (Document -> Prepared); a record that fails becomes a ``BadRecord``."""
     records, prepared = [], []
     for rec in chunk:
         if isinstance(rec, InputRecord):
             try:
-                prepared.append(predictor.prepare(Document(rec.id, rec.text, meta=rec.meta)))
+                prepared.append(prepare(Document(rec.id, rec.text, meta=rec.meta)))
             except (ValueError, TypeError, IndexError, RecursionError, UnicodeError) as exc:
                 rec = BadRecord(rec.source, rec.position, f"preprocessing failed: {type(exc).__name__}: {str(exc)[:120]}", rec.file_key)
         records.append(rec)
     return records, prepared
 
 
-def _prefetch(iterator, predictor, depth: int = 2):
+def _prefetch(iterator, prepare, depth: int = 2):
     """Run reading + preprocessing of the next chunks in a background thread."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     sentinel = object()
@@ -129,7 +136,7 @@ def _prefetch(iterator, predictor, depth: int = 2):
     def work():
         try:
             for chunk in iterator:
-                q.put(_prepare_chunk(predictor, chunk))
+                q.put(_prepare_chunk(prepare, chunk))
         except BaseException as exc:  # surfaced in the consumer
             q.put(exc)
         q.put(sentinel)
@@ -142,6 +149,42 @@ def _prefetch(iterator, predictor, depth: int = 2):
         if isinstance(item, BaseException):
             raise item
         yield item
+
+
+_WORKER_PREPARE = None  # the Preparer of a preprocessing worker process
+
+
+def _start_worker(preparer) -> None:
+    global _WORKER_PREPARE
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # parallel across processes, not inside each
+    _WORKER_PREPARE = preparer
+
+
+def _prepare_in_worker(chunk) -> tuple[list, list]:
+    return _prepare_chunk(_WORKER_PREPARE, chunk)
+
+
+def _prefetch_processes(iterator, preparer, workers: int, depth: int = 2):
+    """Preprocess chunks in ``workers`` processes, up to ``workers + depth`` chunks ahead; yield them in input order."""
+    # spawn, not fork: a forked child of a process running ONNX Runtime or torch threads can hang
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(preparer,))
+    pending: collections.deque = collections.deque()
+    try:
+        for chunk in iterator:
+            pending.append(pool.submit(_prepare_in_worker, chunk))
+            if len(pending) >= workers + depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def default_prep_workers(device: str) -> int:
+    """0 (a background thread) on CPU, where the forward needs the cores; on a GPU one process per spare core, at most 8."""
+    if str(device).startswith("cpu"):
+        return 0
+    return max(0, min(8, (os.cpu_count() or 1) - 2))
 
 
 def _committed_size(path: Path, committed: int, ledger: Ledger) -> None:
@@ -198,6 +241,7 @@ class PredictOptions:
     chunk_size: int = 256  # records per committed chunk
     batch_tokens: int | None = None  # None: the predictor's default for its device
     progress: bool = True
+    prep_workers: int | None = None  # preprocessing processes; 0: a background thread; None: default_prep_workers(device)
 
     def errors_path(self, out: Path) -> Path:
         return Path(self.errors) if self.errors else out.with_name(out.name + ".errors.jsonl")
@@ -210,11 +254,11 @@ class PredictOptions:
 
 def run_prediction(predictor, inputs: list[str], out: Path, errors: Path | None = None, *, resume: bool = False,
                    fields: FieldConfig | None = None, include_text: bool = True, chunk_size: int = 256,
-                   batch_tokens: int | None = None, progress: bool = True, model_dir=None) -> RunSummary:
+                   batch_tokens: int | None = None, progress: bool = True, model_dir=None, prep_workers: int | None = None) -> RunSummary:
     """Predict every record of ``inputs`` into ``out`` (see the module doc).
     The options are keyword-only (a call reads as its settings, as ``RayOptions`` does for Ray).
     ``model_dir`` names the model for the ledger (default: the predictor's name, if a directory)."""
-    options = PredictOptions(errors, resume, fields or FieldConfig(), include_text, chunk_size, batch_tokens, progress)
+    options = PredictOptions(errors, resume, fields or FieldConfig(), include_text, chunk_size, batch_tokens, progress, prep_workers)
     out = Path(out)
     errors = options.errors_path(out)
     ledger = Ledger(out)
@@ -242,7 +286,10 @@ def _run(predictor, inputs, paths, ledger, committed, options: PredictOptions) -
             fh.truncate(size)
             fh.seek(size)
         records = iter_inputs(inputs, options.fields)
-        for chunk, prepared in _prefetch(_chunks(records, options.chunk_size, done, summary), predictor):
+        chunks = _chunks(records, options.chunk_size, done, summary)
+        workers = default_prep_workers(predictor.device) if options.prep_workers is None else options.prep_workers
+        prefetched = _prefetch_processes(chunks, predictor.preparer, workers) if workers > 0 else _prefetch(chunks, predictor.prepare)
+        for chunk, prepared in prefetched:
             out_lines, err_lines = process_chunk(predictor, chunk, prepared, options.include_text, options.batch_tokens, summary)
             out_pos, err_pos = _append(out_fh, out_lines), _append(err_fh, err_lines)
             ledger.commit([r.key for r in chunk], out_pos, err_pos)

@@ -193,7 +193,8 @@ def predict_cli(args) -> int:
     device, dtype = resolve_device(args.device, args.precision)
     predictor = Predictor.from_pretrained(args.model, device=device, dtype=dtype, backend=args.backend)
     summary = run_prediction(predictor, args.inputs, out, errors, resume=args.resume, fields=fields, include_text=not args.no_text,
-                             chunk_size=args.chunk_size, batch_tokens=args.batch_tokens, progress=not args.no_progress, model_dir=args.model)
+                             chunk_size=args.chunk_size, batch_tokens=args.batch_tokens, progress=not args.no_progress, model_dir=args.model,
+                             prep_workers=args.prep_workers)
     print(summary.line(), file=sys.stderr)
     return 0
 
@@ -217,6 +218,18 @@ def convert_model_cli(args) -> int:
 
     print(convert_model(args.old, args.new))
     return 0
+
+
+def _non_negative_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
 
 
 def register(sub) -> None:
@@ -265,6 +278,8 @@ def register(sub) -> None:
     p.add_argument("--text-field", default="text")
     p.add_argument("--chunk-size", type=int, default=256, help="records per committed chunk")
     p.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per model batch (default: 2048 on CPU, 8192 on GPU)")
+    p.add_argument("--prep-workers", type=_non_negative_int, default=None,
+                   help="processes for normalization, tokenization and windowing (default: 0 = a background thread on CPU; on GPU one per spare core, at most 8)")
     p.add_argument("--device")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="bf16", help="weights on GPU (on CPU, --backend decides)")
     p.add_argument("--backend", default="auto", choices=BACKENDS, help="forward pass: auto (CPU: bf16 torch where the CPU has bf16 hardware, else float32 ONNX Runtime, else float32 torch; GPU: torch), torch, torch-bf16, onnx, onnx-int8")

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from persian_ie.cli import main
 from persian_ie.data.document import Document, Span, read_documents
 from persian_ie.data.schema import load_schema
 from persian_ie.data.validate import validate_files
@@ -104,16 +105,43 @@ def test_bad_records_go_to_the_errors_file(tmp_path, predictor):
     assert summary.documents == 2 and summary.errors == 6
 
 
+def test_preparation_in_worker_processes_gives_the_same_files(tmp_path, predictor):
+    """Issue 14 item 2: preprocessing in processes changes nothing in the output, errors or order."""
+    src = tmp_path / "in.jsonl"
+    rows = [json.dumps({"id": f"d{i}", "text": SEED_TEXT.read_text("utf-8")[: 150 + 40 * i]}, ensure_ascii=False) for i in range(23)]
+    rows[5], rows[17] = "{broken", json.dumps({"id": "e", "text": "  "})
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    outs = {}
+    for workers in (0, 2):
+        out = tmp_path / f"out{workers}.jsonl"
+        summary = run_prediction(predictor, [str(src)], out, progress=False, chunk_size=4, prep_workers=workers)
+        outs[workers] = (out.read_bytes(), out.with_name(out.name + ".errors.jsonl").read_bytes(), summary.documents, summary.errors)
+    assert outs[2] == outs[0]
+    assert outs[0][2:] == (21, 2)
+
+
+def test_prep_worker_defaults_and_cli_check(capsys):
+    from persian_ie.inference.runner import default_prep_workers
+
+    assert default_prep_workers("cpu") == 0  # the forward needs the cores; a background thread prepares
+    assert 0 <= default_prep_workers("cuda:0") <= 8
+    with pytest.raises(SystemExit):
+        main(["predict", "x.txt", "--model", "m", "--out", "o.jsonl", "--prep-workers", "-1"])
+    assert "--prep-workers" in capsys.readouterr().err
+
+
 def _archive(tmp_path, n=60):
     texts = [SEED_TEXT.read_text("utf-8")[: 200 + 7 * i] for i in range(n)]
     rows = [{"id": "same-id", "text": t} for t in texts]  # duplicate ids must not confuse resume
     return _jsonl(tmp_path / "archive.jsonl", rows), texts
 
 
-def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, tiny_model_dir):
+@pytest.mark.parametrize("prep_workers", ["0", "2"])
+def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, tiny_model_dir, prep_workers):
     src, texts = _archive(tmp_path)
     out = tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-m", "persian_ie.cli", "predict", str(src), "--model", str(tiny_model_dir), "--out", str(out), "--chunk-size", "4", "--no-progress"]
+    cmd = [sys.executable, "-m", "persian_ie.cli", "predict", str(src), "--model", str(tiny_model_dir), "--out", str(out), "--chunk-size", "4", "--no-progress",
+           "--prep-workers", prep_workers]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ledger = out.with_name(out.name + ".ledger")
     deadline = time.time() + 120
