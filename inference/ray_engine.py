@@ -50,7 +50,8 @@ _BLOCK = 1 << 20
 @dataclass
 class RayOptions(PredictOptions):
     """Everything ``run_prediction_ray`` needs besides model, inputs and output
-    (``chunk_size`` and ``progress`` of ``PredictOptions`` are not used: a shard is the unit)."""
+    (``chunk_size``, ``progress`` and ``prep_workers`` of ``PredictOptions`` are not used: a shard is
+    the unit, and Ray's actors are the parallelism)."""
 
     shard_size: int = 1000  # lines (or .txt files) per shard
     address: str | None = None  # Ray cluster address; None: the running or a new local instance

@@ -17,20 +17,24 @@ output holds each input document once, whatever the ids look like. The
 whole run holds an OS lock on ``OUT.lock``; a second run is refused.
 
 Preprocessing (normalization, tokenization, windowing) runs off the critical
-path while the model works on earlier chunks: in a background thread by
-default on CPU (``prep_workers=0``), or in ``prep_workers`` processes, the
-default on a GPU (one per spare core, at most 8), where one thread cannot
-feed a model that runs at millions of tokens per second. Chunks are
-committed in input order either way, so the output and resume are the same.
+path while the model works on earlier chunks: in a background thread
+(``prep_workers=0``, the default), or in ``prep_workers`` processes, which
+take the tokenization off the main process's GIL (it then only unpickles the
+prepared chunks; measured in docs/benchmarks.md §4c). Chunks are committed
+in input order either way, so the output and resume are the same. Workers
+run ``predictor.preparer``: a subclass that overrides ``prepare`` runs its
+override only with the thread.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -157,6 +161,10 @@ _WORKER_PREPARE = None  # the Preparer of a preprocessing worker process
 def _start_worker(preparer) -> None:
     global _WORKER_PREPARE
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # parallel across processes, not inside each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the run in the main process, once
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # a killed main process (kill -9, out of memory) must not leave workers behind
+        threading.Thread(target=lambda: (parent.join(), os._exit(1)), daemon=True).start()
     _WORKER_PREPARE = preparer
 
 
@@ -169,8 +177,17 @@ def _prefetch_processes(iterator, preparer, workers: int, depth: int = 2):
     # spawn, not fork: a forked child of a process running ONNX Runtime or torch threads can hang
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(preparer,))
     pending: collections.deque = collections.deque()
+    chunks = iter(iterator)
     try:
-        for chunk in iterator:
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except Exception:
+                while pending:  # as with the thread: chunks read before a failing input are still committed
+                    yield pending.popleft().result()
+                raise
             pending.append(pool.submit(_prepare_in_worker, chunk))
             if len(pending) >= workers + depth:
                 yield pending.popleft().result()
@@ -178,13 +195,6 @@ def _prefetch_processes(iterator, preparer, workers: int, depth: int = 2):
             yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def default_prep_workers(device: str) -> int:
-    """0 (a background thread) on CPU, where the forward needs the cores; on a GPU one process per spare core, at most 8."""
-    if str(device).startswith("cpu"):
-        return 0
-    return max(0, min(8, (os.cpu_count() or 1) - 2))
 
 
 def _committed_size(path: Path, committed: int, ledger: Ledger) -> None:
@@ -241,7 +251,7 @@ class PredictOptions:
     chunk_size: int = 256  # records per committed chunk
     batch_tokens: int | None = None  # None: the predictor's default for its device
     progress: bool = True
-    prep_workers: int | None = None  # preprocessing processes; 0: a background thread; None: default_prep_workers(device)
+    prep_workers: int = 0  # preprocessing processes; 0: a background thread
 
     def errors_path(self, out: Path) -> Path:
         return Path(self.errors) if self.errors else out.with_name(out.name + ".errors.jsonl")
@@ -254,7 +264,7 @@ class PredictOptions:
 
 def run_prediction(predictor, inputs: list[str], out: Path, errors: Path | None = None, *, resume: bool = False,
                    fields: FieldConfig | None = None, include_text: bool = True, chunk_size: int = 256,
-                   batch_tokens: int | None = None, progress: bool = True, model_dir=None, prep_workers: int | None = None) -> RunSummary:
+                   batch_tokens: int | None = None, progress: bool = True, model_dir=None, prep_workers: int = 0) -> RunSummary:
     """Predict every record of ``inputs`` into ``out`` (see the module doc).
     The options are keyword-only (a call reads as its settings, as ``RayOptions`` does for Ray).
     ``model_dir`` names the model for the ledger (default: the predictor's name, if a directory)."""
@@ -287,15 +297,16 @@ def _run(predictor, inputs, paths, ledger, committed, options: PredictOptions) -
             fh.seek(size)
         records = iter_inputs(inputs, options.fields)
         chunks = _chunks(records, options.chunk_size, done, summary)
-        workers = default_prep_workers(predictor.device) if options.prep_workers is None else options.prep_workers
+        workers = options.prep_workers
         prefetched = _prefetch_processes(chunks, predictor.preparer, workers) if workers > 0 else _prefetch(chunks, predictor.prepare)
-        for chunk, prepared in prefetched:
-            out_lines, err_lines = process_chunk(predictor, chunk, prepared, options.include_text, options.batch_tokens, summary)
-            out_pos, err_pos = _append(out_fh, out_lines), _append(err_fh, err_lines)
-            ledger.commit([r.key for r in chunk], out_pos, err_pos)
-            summary.seconds = time.time() - started
-            bar.update(len(chunk))
-            bar.set_postfix(docs_s=f"{summary.documents / summary.seconds:.1f}", tokens_s=f"{summary.tokens / summary.seconds:,.0f}")
+        with contextlib.closing(prefetched):  # a failed chunk stops the workers now, not when the traceback is freed
+            for chunk, prepared in prefetched:
+                out_lines, err_lines = process_chunk(predictor, chunk, prepared, options.include_text, options.batch_tokens, summary)
+                out_pos, err_pos = _append(out_fh, out_lines), _append(err_fh, err_lines)
+                ledger.commit([r.key for r in chunk], out_pos, err_pos)
+                summary.seconds = time.time() - started
+                bar.update(len(chunk))
+                bar.set_postfix(docs_s=f"{summary.documents / summary.seconds:.1f}", tokens_s=f"{summary.tokens / summary.seconds:,.0f}")
     bar.close()
     summary.seconds = time.time() - started
     return summary

@@ -20,15 +20,14 @@ words, in [0, 1].
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 
 from persian_ie.data.document import Document
-from persian_ie.data.encoding import build_window_inputs, merge_window_predictions, plan_windows, sentence_end_positions, word_piece_ids
+from persian_ie.data.encoding import merge_window_predictions
 from persian_ie.data.iob import tags_to_spans
 from persian_ie.data.normalize import Normalizer, NormalizerConfig
-from persian_ie.data.tokenize import TokenizedText, tokenize
+from persian_ie.data.prepare import Prepared, Preparer  # noqa: F401  (Prepared: part of this module's interface)
 from persian_ie.models.decoding import Decoder
 from persian_ie.models.backends import STATES  # backends return word vectors under this key
 from persian_ie.models.components import resolve_component
@@ -36,35 +35,6 @@ from persian_ie.models.components import resolve_component
 
 CPU_BATCH_TOKENS = 2048  # measured: same forward time as 8,192 on CPU, 230-290 MB lower peak (benchmarks §4b)
 GPU_BATCH_TOKENS = 8192
-
-
-@dataclass
-class Prepared:
-    """One document after preprocessing."""
-
-    doc: Document
-    tokenized: TokenizedText
-    windows: list
-    inputs: list[tuple[list[int], list[int]]]  # (input_ids, first-subword positions) per window
-
-
-@dataclass
-class Preparer:
-    """Preprocessing alone, no model: picklable, so worker processes can run it
-    (``persian_ie.inference.runner``, ``prep_workers``)."""
-
-    tokenizer: object
-    normalizer: Normalizer
-    max_length: int
-    stride: int
-
-    def __call__(self, doc: Document) -> Prepared:
-        tokenized = tokenize(doc.text or "", self.normalizer)
-        words = [t.text for t in tokenized.tokens]
-        pieces = word_piece_ids(words, self.tokenizer)
-        windows = plan_windows([len(p) for p in pieces], sentence_end_positions(tokenized), self.max_length - 2, self.stride)
-        inputs = [build_window_inputs(pieces, w, self.tokenizer, self.max_length) for w in windows]
-        return Prepared(doc, tokenized, windows, inputs)
 
 
 class Predictor:
@@ -105,10 +75,10 @@ class Predictor:
         backend = resolve_backend(backend, device, dtype)
         config, _ = read_config(directory)
         component = resolve_component(config.relation_model, config.label_schema)
-        if backend != "torch" and getattr(component, "needs_states", False):
-            # a span-vector relation head was trained on float32 torch states; the other backends were not checked with it
-            print(f"persian-ie: backend {backend} does not run a relation head trained with span vectors; using float32 torch", file=sys.stderr)
-            backend = "torch"
+        if getattr(component, "needs_states", False) and (backend != "torch" or backend_dtype(backend, dtype) not in (None, torch_float32())):
+            # a span-vector relation head was trained on float32 torch states; other backends and dtypes were not checked with it
+            print(f"persian-ie: backend {backend} ({dtype or 'float32'}) does not run a relation head trained with span vectors; using float32 torch", file=sys.stderr)
+            backend, dtype = "torch", None
         dtype = backend_dtype(backend, dtype)
         onnx = backend.startswith("onnx")
         if onnx:
@@ -124,8 +94,8 @@ class Predictor:
                 ensure_export(directory, model)
                 model = None  # freed before the run: the ONNX graph holds its own weights
         runner = load_backend(backend, directory, model, device, dtype)
-        head = None
-        if getattr(component, "needs_words", False) and (model is None or getattr(model, "dtype", None) != torch_float32()):
+        head, own = None, getattr(model, "relation_head", None)
+        if getattr(component, "needs_words", False) and (own is None or next(own.parameters()).dtype != torch_float32()):
             head = load_relation_head(directory, config)  # float32 beside an ONNX or bf16 forward: the scores it was tuned with
         return cls(model, tokenizer, device, dtype, decoding, name=config.run_name or str(directory), backend=runner, config=config, relation_head=head)
 

@@ -278,8 +278,8 @@ def register(sub) -> None:
     p.add_argument("--text-field", default="text")
     p.add_argument("--chunk-size", type=int, default=256, help="records per committed chunk")
     p.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per model batch (default: 2048 on CPU, 8192 on GPU)")
-    p.add_argument("--prep-workers", type=_non_negative_int, default=None,
-                   help="processes for normalization, tokenization and windowing (default: 0 = a background thread on CPU; on GPU one per spare core, at most 8)")
+    p.add_argument("--prep-workers", type=_non_negative_int, default=0,
+                   help="processes for normalization, tokenization and windowing (default 0: a background thread; the local engine only)")
     p.add_argument("--device")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="bf16", help="weights on GPU (on CPU, --backend decides)")
     p.add_argument("--backend", default="auto", choices=BACKENDS, help="forward pass: auto (CPU: bf16 torch where the CPU has bf16 hardware, else float32 ONNX Runtime, else float32 torch; GPU: torch), torch, torch-bf16, onnx, onnx-int8")

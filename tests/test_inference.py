@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -120,11 +121,30 @@ def test_preparation_in_worker_processes_gives_the_same_files(tmp_path, predicto
     assert outs[0][2:] == (21, 2)
 
 
-def test_prep_worker_defaults_and_cli_check(capsys):
-    from persian_ie.inference.runner import default_prep_workers
+def test_worker_failure_and_early_stop_leave_no_worker_behind(tmp_path, predictor, monkeypatch):
+    import multiprocessing
 
-    assert default_prep_workers("cpu") == 0  # the forward needs the cores; a background thread prepares
-    assert 0 <= default_prep_workers("cuda:0") <= 8
+    import persian_ie.inference.runner as runner
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"d{i}", "text": f"شهردار مشهد {i}"}) + "\n" for i in range(12)), encoding="utf-8")
+    calls = []
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk gone")
+        return real(*args)
+
+    real = runner.process_chunk
+    monkeypatch.setattr(runner, "process_chunk", failing)
+    with pytest.raises(OSError, match="disk gone"):
+        run_prediction(predictor, [str(src)], tmp_path / "out.jsonl", progress=False, chunk_size=2, prep_workers=2)
+    assert multiprocessing.active_children() == []  # the pool was shut down with the failure, not later
+    assert len(read_documents(tmp_path / "out.jsonl")) == 2  # the first chunk stays committed
+
+
+def test_prep_workers_cli_check(capsys):
     with pytest.raises(SystemExit):
         main(["predict", "x.txt", "--model", "m", "--out", "o.jsonl", "--prep-workers", "-1"])
     assert "--prep-workers" in capsys.readouterr().err
@@ -134,6 +154,22 @@ def _archive(tmp_path, n=60):
     texts = [SEED_TEXT.read_text("utf-8")[: 200 + 7 * i] for i in range(n)]
     rows = [{"id": "same-id", "text": t} for t in texts]  # duplicate ids must not confuse resume
     return _jsonl(tmp_path / "archive.jsonl", rows), texts
+
+
+def _stat(pid: int) -> list[str]:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _children(pid: int) -> list[int]:
+    return [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and _stat(int(d.name))[1:2] == [str(pid)]]
+
+
+def _alive(pid: int) -> bool:
+    state = _stat(pid)[:1]
+    return bool(state) and state != ["Z"]  # a zombie has exited; only its parent's wait is missing
 
 
 @pytest.mark.parametrize("prep_workers", ["0", "2"])
@@ -147,8 +183,14 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, tiny_model_dir, 
     deadline = time.time() + 120
     while time.time() < deadline and (not ledger.exists() or len(ledger.read_text().splitlines()) < 3):
         time.sleep(0.05)
+    workers = _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert bool(workers) == (prep_workers != "0")
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers), "preprocessing workers outlived the killed run"
     done_before = len(ledger.read_text().splitlines())
     assert 3 <= done_before < 15, "the run should have been killed part way"
     with open(out, "ab") as fh:

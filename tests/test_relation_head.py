@@ -125,20 +125,28 @@ def test_features_only_head_links_alike_beside_every_forward_backend(learned_dir
     assert reference.needs_words and not reference.needs_states  # no encoder pass for linking gold spans
     want = [[r.to_dict() for r in d.relations] for d in reference.link_documents(few_docs)]
     assert any(want)
+    assert reference.relations.head is reference.model.relation_head  # float32 torch: the model's own head
     for backend in ("onnx", "torch-bf16"):
         other = Predictor.from_pretrained(learned_dir, backend=backend)
         assert next(other.relations.head.parameters()).dtype == torch.float32
+        assert other.relations.head is not getattr(other.model, "relation_head", None)  # not the bf16 copy
         assert [[r.to_dict() for r in d.relations] for d in other.link_documents(few_docs)] == want, backend
+    # end to end: the ONNX forward (float32) gives the same spans, so the same relations and scores
+    texts = [d.text for d in few_docs]
+    onnx_docs = Predictor.from_pretrained(learned_dir, backend="onnx").predict_texts(texts)
+    torch_docs = reference.predict_texts(texts)
+    assert [[r.to_dict() for r in d.relations] for d in onnx_docs] == [[r.to_dict() for r in d.relations] for d in torch_docs]
 
 
-def test_span_vector_head_falls_back_to_float32_torch(learned_dir, tmp_path, capsys):
-    edited = shutil.copytree(learned_dir, tmp_path / "vectors")
-    raw = json.loads((edited / "config.json").read_text("utf-8"))
-    raw["relation_model"]["params"]["span_vectors"] = True  # the head's shape changes: only the refusal path is checked
-    (edited / "config.json").write_text(json.dumps(raw), "utf-8")
-    with pytest.raises(ModelConfigError):
-        Predictor.from_pretrained(edited, backend="onnx")
-    assert "using float32 torch" in capsys.readouterr().err
+def test_span_vector_head_falls_back_to_float32_torch(tiny_model_dir, few_docs, tmp_path, capsys):
+    out = tmp_path / "vectors"
+    add_relation_head(tiny_model_dir, out, few_docs, few_docs, {"epochs": 3, "span_vectors": True})
+    capsys.readouterr()
+    for backend in ("onnx", "torch-bf16"):
+        predictor = Predictor.from_pretrained(out, backend=backend)
+        assert "using float32 torch" in capsys.readouterr().err
+        assert predictor.needs_states and type(predictor.backend).__name__ == "TorchBackend"
+        assert next(predictor.model.parameters()).dtype == torch.float32
 
 
 def test_learned_component_outside_predictor_says_what_it_needs(learned_dir):
