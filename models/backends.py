@@ -280,10 +280,20 @@ def fuse_encoder(plain: Path, fused: Path, encoder_config) -> dict[str, int]:
 def quantize_encoder(fp32: Path, int8: Path) -> None:
     """Dynamic int8: weights per output channel, only MatMuls with a constant weight
     (the attention score products between activations stay float)."""
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32), str(int8), per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
-                     extra_options={"MatMulConstBOnly": True})
+    # the quantizer reports every tensor it leaves in float through the root logger (73 lines in
+    # the quickstart's output, none of them actionable here): quiet while it runs
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(fp32), str(int8), per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                         extra_options={"MatMulConstBOnly": True})
+    finally:
+        root.setLevel(level)
 
 
 def load_backend(name: str, model_dir: Path, model=None, device: str = "cpu", dtype=None):
