@@ -39,14 +39,11 @@ class _Feed:
     """What ``measure`` reads off a predictor, built from the tokenizer and config alone (no weights)."""
 
     def __init__(self, model_dir: str):
-        from persian_ie.data.normalize import Normalizer, NormalizerConfig
         from persian_ie.data.prepare import Preparer
         from persian_ie.models.io import load_tokenizer_and_config
 
         config, tokenizer = load_tokenizer_and_config(model_dir)
-        normalizer = Normalizer(NormalizerConfig.from_dict(config.normalization))
-        self.preparer = Preparer(tokenizer, normalizer, config.window["max_length"], config.window["stride"])
-        self.prepare = self.preparer
+        self.preparer = self.prepare = Preparer.from_settings(tokenizer, config.normalization, config.window)
 
 
 def main(argv=None) -> int:

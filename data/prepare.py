@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from persian_ie.data.document import Document
 from persian_ie.data.encoding import build_window_inputs, plan_windows, sentence_end_positions, word_piece_ids
-from persian_ie.data.normalize import Normalizer
+from persian_ie.data.normalize import Normalizer, NormalizerConfig
 from persian_ie.data.tokenize import TokenizedText, tokenize
 
 
@@ -32,6 +32,11 @@ class Preparer:
     normalizer: Normalizer
     max_length: int
     stride: int
+
+    @classmethod
+    def from_settings(cls, tokenizer, normalization: dict, window: dict) -> "Preparer":
+        """From a model config's ``normalization`` and ``window`` settings (config.json)."""
+        return cls(tokenizer, Normalizer(NormalizerConfig.from_dict(normalization)), window["max_length"], window["stride"])
 
     def __call__(self, doc: Document) -> Prepared:
         tokenized = tokenize(doc.text or "", self.normalizer)

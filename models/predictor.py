@@ -26,7 +26,6 @@ import numpy as np
 from persian_ie.data.document import Document
 from persian_ie.data.encoding import merge_window_predictions
 from persian_ie.data.iob import tags_to_spans
-from persian_ie.data.normalize import Normalizer, NormalizerConfig
 from persian_ie.data.prepare import Prepared, Preparer  # noqa: F401  (Prepared: part of this module's interface)
 from persian_ie.models.decoding import Decoder
 from persian_ie.models.backends import STATES  # backends return word vectors under this key
@@ -53,10 +52,8 @@ class Predictor:
         config = config if config is not None else model.config
         self.schema = config.label_schema
         self.device = device
-        self.max_length = config.window["max_length"]
-        self.stride = config.window["stride"]
-        self.normalizer = Normalizer(NormalizerConfig.from_dict(config.normalization))
-        self.preparer = Preparer(tokenizer, self.normalizer, self.max_length, self.stride)
+        self.preparer = Preparer.from_settings(tokenizer, config.normalization, config.window)
+        self.normalizer, self.max_length, self.stride = self.preparer.normalizer, self.preparer.max_length, self.preparer.stride
         strategy = decoding or config.decoding
         self.decoders = {layer: Decoder(self.schema.tags(layer), strategy) for layer in self.schema.layers}
         self.relations = resolve_component(config.relation_model, self.schema)
@@ -70,12 +67,14 @@ class Predictor:
     def from_pretrained(cls, directory, device: str = "cpu", dtype=None, decoding=None, expected_schema=None, backend: str | None = "auto"):
         """``backend``: auto (see ``persian_ie.models.backends``), torch, torch-bf16, onnx, onnx-int8."""
         from persian_ie.models.backends import backend_dtype, ensure_export, export_dir_for, load_backend, resolve_backend
+        import torch
+
         from persian_ie.models.io import check_weights, load_pretrained, load_relation_head, load_tokenizer_and_config, read_config
 
         backend = resolve_backend(backend, device, dtype)
         config, _ = read_config(directory)
         component = resolve_component(config.relation_model, config.label_schema)
-        if getattr(component, "needs_states", False) and (backend != "torch" or backend_dtype(backend, dtype) not in (None, torch_float32())):
+        if getattr(component, "needs_states", False) and (backend != "torch" or backend_dtype(backend, dtype) not in (None, torch.float32)):
             # a span-vector relation head was trained on float32 torch states; other backends and dtypes were not checked with it
             print(f"persian-ie: backend {backend} ({dtype or 'float32'}) does not run a relation head trained with span vectors; using float32 torch", file=sys.stderr)
             backend, dtype = "torch", None
@@ -95,7 +94,7 @@ class Predictor:
                 model = None  # freed before the run: the ONNX graph holds its own weights
         runner = load_backend(backend, directory, model, device, dtype)
         head, own = None, getattr(model, "relation_head", None)
-        if getattr(component, "needs_words", False) and (own is None or next(own.parameters()).dtype != torch_float32()):
+        if getattr(component, "needs_words", False) and (own is None or next(own.parameters()).dtype != torch.float32):
             head = load_relation_head(directory, config)  # float32 beside an ONNX or bf16 forward: the scores it was tuned with
         return cls(model, tokenizer, device, dtype, decoding, name=config.run_name or str(directory), backend=runner, config=config, relation_head=head)
 
@@ -160,29 +159,26 @@ class Predictor:
         extra = {"model": dict(self.model_info)}
         relations = []
         if self.relations is not None:
-            if self.needs_states:
-                relations = self.relations.link(text, spans, bounds, self.word_states(prep, window_probs))
-            elif self.needs_words:
-                relations = self.relations.link(text, spans, bounds, self.word_positions(prep))
+            if self.needs_words:
+                relations = self.relations.link(text, spans, bounds, self.relation_inputs(prep, window_probs))
             else:
                 relations = self.relations.link(text, spans, bounds)
             extra["records"] = self.relations.records(text, spans, relations, bounds, prep.doc.meta)
         return Document(prep.doc.id, prep.doc.text, spans, relations, dict(prep.doc.meta), extra)
 
-    def word_states(self, prep: Prepared, window_probs: list[dict]):
-        """(word starts, word ends, [words, hidden] vectors) in original offsets, windows merged."""
+    def relation_inputs(self, prep: Prepared, window_probs: list[dict]):
+        """(word starts, word ends, [words, hidden] vectors) in original offsets: what a learned
+        relation head reads. The encoder's vectors (windows merged) only for a span-vector head
+        (``needs_states``); a features-only head gets no columns and needs no forward."""
         tokens = prep.tokenized.tokens
+        starts, ends = [t.start for t in tokens], [t.end for t in tokens]
+        if not self.needs_states:
+            return starts, ends, np.zeros((len(tokens), 0), dtype=np.float32)
         per_window = [list(wp[STATES]) for wp in window_probs]
         merged = merge_window_predictions(prep.windows, per_window, len(tokens))
         width = self.model.config.encoder.hidden_size
         vectors = np.stack(merged) if merged else np.zeros((0, width), dtype=np.float32)
-        return [t.start for t in tokens], [t.end for t in tokens], vectors
-
-    @staticmethod
-    def word_positions(prep: Prepared):
-        """(word starts, word ends, no vectors): what a features-only relation head reads."""
-        tokens = prep.tokenized.tokens
-        return [t.start for t in tokens], [t.end for t in tokens], np.zeros((len(tokens), 0), dtype=np.float32)
+        return starts, ends, vectors
 
     def link_documents(self, docs: list[Document], batch_tokens: int | None = None) -> list[Document]:
         """``docs`` with their own (gold) spans and relations from this model's component:
@@ -199,12 +195,6 @@ class Predictor:
     def predict_texts(self, texts: list[str], ids: list[str] | None = None) -> list[Document]:
         ids = ids or [f"text-{i + 1}" for i in range(len(texts))]
         return self.predict_documents([Document(i, t) for i, t in zip(ids, texts)])
-
-
-def torch_float32():
-    import torch
-
-    return torch.float32
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -63,7 +63,7 @@ def _examples(predictor, docs) -> list[tuple]:
     out = []
     for prep, wp in zip(prepared, window_probs):
         doc = prep.doc
-        states = predictor.word_states(prep, wp) if predictor.needs_states else predictor.word_positions(prep)
+        states = predictor.relation_inputs(prep, wp)
         from persian_ie.models.relation_head import candidate_pairs
 
         cands = candidate_pairs(doc.text or "", doc.spans, prep.tokenized.sentence_offsets(), states[0], component.gaps)
