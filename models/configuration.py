@@ -4,7 +4,7 @@ The encoder's own config is nested (stored as a dict, exposed as a config
 object, as encoder-decoder configs do); next to it the label schema and its
 per-layer ``id2label``/``label2id``, the window, normalization, decoding and
 the relation component (``relation_model``: registry name + params, see
-``components.py``). ``check_config`` refuses anything a model could not run
+``components.py``) and the optional span boundary refiner (``span_refiner``). ``check_config`` refuses anything a model could not run
 with, naming the file and the field (E304).
 """
 
@@ -24,7 +24,7 @@ class PersianIEConfig(PretrainedConfig):
     model_type = MODEL_TYPE
 
     def __init__(self, encoder=None, schema: dict | None = None, window: dict | None = None, normalization: dict | None = None,
-                 decoding: str = "argmax", relation_model: dict | None = None, dropout: float = 0.1, loss_weights: dict | None = None, tag_weights: dict | None = None,
+                 decoding: str = "argmax", relation_model: dict | None = None, span_refiner: dict | None = None, dropout: float = 0.1, loss_weights: dict | None = None, tag_weights: dict | None = None,
                  base_model: str | None = None, run_name: str | None = None, training_config: dict | None = None,
                  layer_id2label: dict | None = None, layer_label2id: dict | None = None, persian_ie_version: str | None = None, **kwargs):
         if isinstance(encoder, dict):
@@ -36,6 +36,7 @@ class PersianIEConfig(PretrainedConfig):
         self.normalization = normalization or {}
         self.decoding = decoding
         self.relation_model = relation_model
+        self.span_refiner = span_refiner  # None, or the boundary refiner's label, layer and shape (models/span_refiner.py)
         self.dropout = dropout
         self.loss_weights = loss_weights
         self.tag_weights = tag_weights
@@ -134,6 +135,21 @@ def check_config(config: PersianIEConfig, origin: str = "config.json") -> None:
     from persian_ie.models.components import resolve_component
 
     resolve_component(config.relation_model, schema, origin)
+    _check_span_refiner(config.span_refiner, schema, origin)
+
+
+def _check_span_refiner(params, schema: LabelSchema, origin: str) -> None:
+    """None, or {label, layer, max_width, ...} with the label's B- tag in that layer."""
+    if params is None:
+        return
+    if not isinstance(params, dict) or not {"label", "layer"} <= set(params):
+        raise ModelConfigError(f"{origin}: field 'span_refiner' must be null or a mapping with 'label' and 'layer', got {params!r}")
+    layer, label = params["layer"], params["label"]
+    if layer not in schema.layers or f"B-{label}" not in schema.tags(layer):
+        raise ModelConfigError(f"{origin}: field 'span_refiner' names label {label!r} in layer {layer!r}, which the schema does not have")
+    for key in ("max_width", "proj_size", "mlp_size", "members"):
+        if key in params:
+            _positive_int(params[key], origin, f"span_refiner.{key}")
 
 
 # The model class registers both auto classes (layered.py imports this module).

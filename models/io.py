@@ -194,29 +194,31 @@ def load_pretrained(directory, expected_schema: LabelSchema | None = None, devic
     return model, tokenizer
 
 
-def load_relation_head(directory, config: PersianIEConfig):
-    """The learned relation head alone, in float32, read from the weights file (None when the config
-    has no learned head or the file has no ``relation_head.*`` tensors). For backends that hold no
-    torch model, or a bf16 one: the head's scores stay those it was tuned with."""
+def load_part(directory, config: PersianIEConfig, prefix: str):
+    """A learned part of the model alone, in float32, read from the weights file: ``relation_head``
+    or ``span_refiner`` (None when the config has no such part; E304 when the config has one
+    and the weights file has no ``PREFIX.*`` tensors). For backends that hold no torch model, or a bf16 one: the part's scores stay those
+    it was trained and tuned with."""
     from safetensors import safe_open
 
     from persian_ie.models.relation_head import build_relation_head
+    from persian_ie.models.span_refiner import build_span_refiner
 
-    head = build_relation_head(config)
+    builders = {"relation_head": build_relation_head, "span_refiner": build_span_refiner}
+    part = builders[prefix](config)
     weights = Path(directory) / WEIGHTS
-    if head is None:
+    if part is None:
         return None
     _check_weights(weights)
-    prefix = "relation_head."
     with safe_open(str(weights), framework="pt") as fh:
-        state = {k[len(prefix):]: fh.get_tensor(k).float() for k in fh.keys() if k.startswith(prefix)}
+        state = {k[len(prefix) + 1:]: fh.get_tensor(k).float() for k in fh.keys() if k.startswith(prefix + ".")}
     if not state:
-        return None
+        raise ModelConfigError(f"{weights}: config.json describes a {prefix} but the weights file has no {prefix}.* tensors")
     try:
-        head.load_state_dict(state)
+        part.load_state_dict(state)
     except RuntimeError as exc:
-        raise ModelConfigError(f"{weights}: relation_head weights do not match config.json ({str(exc).splitlines()[0]})") from None
-    return head.float().eval()
+        raise ModelConfigError(f"{weights}: {prefix} weights do not match config.json ({str(exc).splitlines()[0]})") from None
+    return part.float().eval()
 
 
 def load_tokenizer_and_config(directory, expected_schema: LabelSchema | None = None):

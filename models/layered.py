@@ -22,6 +22,7 @@ from persian_ie.data.encoding import IGNORE
 from persian_ie.errors import ConfigError, UnsupportedUseError
 from persian_ie.models.configuration import MODEL_TYPE, PersianIEConfig
 from persian_ie.models.relation_head import build_relation_head
+from persian_ie.models.span_refiner import build_span_refiner
 
 
 @dataclass
@@ -65,6 +66,8 @@ class LayeredTokenClassifier(PreTrainedModel):
             self.encoder._is_hf_initialized = True  # pretrained weights: never re-initialized
         # ``relation_head.*``: only when config.relation_model names the learned head
         self.relation_head = build_relation_head(config)
+        # ``span_refiner.*``: only when config.span_refiner is set (models/span_refiner.py)
+        self.span_refiner = build_span_refiner(config)
         self.post_init()
 
     def _class_weights(self, tag_weights: dict) -> dict:

@@ -11,7 +11,9 @@
   optional bf16/fp16 weights on GPU); per-word probabilities
   gathered at first-subword positions.
 * postprocess: merge windows, decode each layer (argmax with the strict IOB2
-  reading by default), map spans to ORIGINAL offsets, link relations, build records.
+  reading by default), let the span refiner (when the model has one,
+  models/span_refiner.py) move the boundaries of its label's spans, map spans
+  to ORIGINAL offsets, link relations, build records.
 
 Span ``score``: the mean probability of the chosen tags over the span's
 words, in [0, 1].
@@ -30,6 +32,7 @@ from persian_ie.data.prepare import Prepared, Preparer  # noqa: F401  (Prepared:
 from persian_ie.models.decoding import Decoder
 from persian_ie.models.backends import STATES  # backends return word vectors under this key
 from persian_ie.models.components import resolve_component
+from persian_ie.models.span_refiner import label_chunks, refine_spans, retag
 
 
 CPU_BATCH_TOKENS = 2048  # measured: same forward time as 8,192 on CPU, 230-290 MB lower peak (benchmarks §4b)
@@ -40,10 +43,10 @@ class Predictor:
     """Settings (window, normalization, decoding, relation component) come from ``model.config``."""
 
     def __init__(self, model, tokenizer, device: str = "cpu", dtype=None, decoding: str | None = None, name: str | None = None,
-                 *, backend=None, config=None, relation_head=None):
+                 *, backend=None, config=None, relation_head=None, span_refiner=None):
         """``model``: a LayeredTokenClassifier run with torch; or None with ``backend`` and ``config``
-        (an ONNX backend needs no torch weights in memory). ``relation_head``: the learned relation
-        head to link with, when it is not ``model.relation_head`` (models.io.load_relation_head)."""
+        (an ONNX backend needs no torch weights in memory). ``relation_head``/``span_refiner``: the
+        learned relation head and span refiner, when they are not the model's own (models.io.load_part)."""
         from persian_ie.models.backends import TorchBackend
 
         self.backend = backend or TorchBackend(model, device, dtype)
@@ -51,14 +54,20 @@ class Predictor:
         self.tokenizer = tokenizer
         config = config if config is not None else model.config
         self.schema = config.label_schema
+        self.encoder_hidden_size = config.encoder.hidden_size
         self.device = device
         self.preparer = Preparer.from_settings(tokenizer, config.normalization, config.window)
         self.normalizer, self.max_length, self.stride = self.preparer.normalizer, self.preparer.max_length, self.preparer.stride
         strategy = decoding or config.decoding
         self.decoders = {layer: Decoder(self.schema.tags(layer), strategy) for layer in self.schema.layers}
+        self.tag_ids = {layer: {tag: i for i, tag in enumerate(self.schema.tags(layer))} for layer in self.schema.layers}
         self.relations = resolve_component(config.relation_model, self.schema)
-        self.needs_states = bool(getattr(self.relations, "needs_states", False))
-        self.needs_words = self.needs_states or bool(getattr(self.relations, "needs_words", False))
+        self.relation_vectors = bool(getattr(self.relations, "needs_states", False))
+        self.needs_words = self.relation_vectors or bool(getattr(self.relations, "needs_words", False))
+        self.refiner = span_refiner if span_refiner is not None else getattr(model, "span_refiner", None)
+        self.refine = dict(config.span_refiner) if self.refiner is not None else None
+        # the encoder's word vectors are fetched with the tag probabilities only when something reads them
+        self.needs_states = self.relation_vectors or self.refiner is not None
         if self.needs_words:
             self.relations.bind(relation_head if relation_head is not None else getattr(model, "relation_head", None))
         self.model_info = {"name": name or config.run_name or "persian-ie", "version": config.persian_ie_version}
@@ -69,7 +78,7 @@ class Predictor:
         from persian_ie.models.backends import backend_dtype, ensure_export, export_dir_for, load_backend, resolve_backend
         import torch
 
-        from persian_ie.models.io import check_weights, load_pretrained, load_relation_head, load_tokenizer_and_config, read_config
+        from persian_ie.models.io import check_weights, load_part, load_pretrained, load_tokenizer_and_config, read_config
 
         backend = resolve_backend(backend, device, dtype)
         config, _ = read_config(directory)
@@ -95,8 +104,12 @@ class Predictor:
         runner = load_backend(backend, directory, model, device, dtype)
         head, own = None, getattr(model, "relation_head", None)
         if getattr(component, "needs_words", False) and (own is None or next(own.parameters()).dtype != torch.float32):
-            head = load_relation_head(directory, config)  # float32 beside an ONNX or bf16 forward: the scores it was tuned with
-        return cls(model, tokenizer, device, dtype, decoding, name=config.run_name or str(directory), backend=runner, config=config, relation_head=head)
+            head = load_part(directory, config, "relation_head")  # float32 beside an ONNX or bf16 forward: the scores it was tuned with
+        refiner, own = None, getattr(model, "span_refiner", None)
+        if config.span_refiner and (own is None or next(own.parameters()).dtype != torch.float32):
+            refiner = load_part(directory, config, "span_refiner")
+        return cls(model, tokenizer, device, dtype, decoding, name=config.run_name or str(directory), backend=runner, config=config,
+                   relation_head=head, span_refiner=refiner)
 
     # ---- preprocess -------------------------------------------------------
     def prepare(self, doc: Document) -> Prepared:
@@ -117,9 +130,11 @@ class Predictor:
     def default_batch_tokens(self) -> int:
         return CPU_BATCH_TOKENS if str(self.device).startswith("cpu") else GPU_BATCH_TOKENS
 
-    def forward(self, prepared: list[Prepared], batch_tokens: int | None = None, max_batch: int = 256) -> list[list[dict]]:
-        """Per document, per window: {layer: probs [words, tags] as numpy}."""
+    def forward(self, prepared: list[Prepared], batch_tokens: int | None = None, max_batch: int = 256, states: bool | None = None) -> list[list[dict]]:
+        """Per document, per window: {layer: probs [words, tags] as numpy}, and the word vectors
+        under ``STATES`` with ``states`` (default: when the relation head or the refiner reads them)."""
         batch_tokens = batch_tokens or self.default_batch_tokens()
+        states = self.needs_states if states is None else states
         out: list[list[dict | None]] = [[None] * len(p.inputs) for p in prepared]
         items = [(len(ids), d, w) for d, p in enumerate(prepared) for w, (ids, _) in enumerate(p.inputs)]
         pad = self.tokenizer.pad_token_id or 0
@@ -130,9 +145,9 @@ class Predictor:
             for row, (length, d, w) in enumerate(batch):
                 ids[row, :length] = prepared[d].inputs[w][0]
                 mask[row, :length] = 1
-            output = self.backend.logits(ids, mask, states=self.needs_states)
+            output = self.backend.logits(ids, mask, states=states)
             probs = {layer: softmax(x) for layer, x in output.items() if layer != STATES}
-            if self.needs_states:  # word vectors for the learned relation head, under a key no layer has
+            if states:  # word vectors for the relation head or the refiner, under a key no layer has
                 probs[STATES] = output[STATES]
             for row, (_, d, w) in enumerate(batch):
                 first = prepared[d].inputs[w][1]
@@ -145,12 +160,34 @@ class Predictor:
         tokens = prep.tokenized.tokens
         tags_by_layer, chosen_by_layer = {}, {}
         for layer in self.schema.layers:
-            per_window = [[row for row in wp[layer]] for wp in window_probs]
-            word_probs = merge_window_predictions(prep.windows, per_window, len(tokens))
-            probs = np.stack(word_probs) if word_probs else np.zeros((0, len(self.schema.tags(layer))))
-            tags_by_layer[layer], chosen_by_layer[layer] = self.decoders[layer].decode(probs)
+            probs = self._merged(prep, window_probs, layer, len(self.schema.tags(layer)))
+            tags = self.decoders[layer].decode(probs)[0]
+            if self.refine and layer == self.refine["layer"]:
+                tags = self._refined(prep, window_probs, probs, tags)
+            tags_by_layer[layer] = tags
+            # a span's score: the mean probability of its words' tags (refined ones included)
+            chosen_by_layer[layer] = probs[np.arange(len(tags)), [self.tag_ids[layer][t] for t in tags]].tolist()
         spans = tags_to_spans(tokens, tags_by_layer, scores=chosen_by_layer, text=text)
         return self._linked(prep, spans, window_probs)
+
+    def _merged(self, prep: Prepared, window_probs: list[dict], key: str, width: int) -> np.ndarray:
+        """[words, width]: one key's per-window rows merged over the document's windows."""
+        rows = merge_window_predictions(prep.windows, [list(wp[key]) for wp in window_probs], len(prep.tokenized.tokens))
+        return np.stack(rows).astype(np.float32, copy=False) if rows else np.zeros((0, width), dtype=np.float32)
+
+    def word_outputs(self, prep: Prepared, window_probs: list[dict], layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities of ``layer``, encoder vectors), each [words, ...], windows merged; the
+        window probabilities must come from ``forward(..., states=True)``."""
+        return self._merged(prep, window_probs, layer, len(self.schema.tags(layer))), self._merged(prep, window_probs, STATES, self.encoder_hidden_size)
+
+    def _refined(self, prep: Prepared, window_probs: list[dict], probs: np.ndarray, tags: list[str]) -> list[str]:
+        """``tags`` with the refiner's boundaries for the spans of its label."""
+        label = self.refine["label"]
+        spans = label_chunks(tags, label)
+        if not spans:
+            return tags
+        vectors = self._merged(prep, window_probs, STATES, self.encoder_hidden_size)
+        return retag(tags, label, refine_spans(self.refiner, spans, vectors, probs, prep.tokenized.sentence_bounds()))
 
     def _linked(self, prep: Prepared, spans, window_probs: list[dict]) -> Document:
         """The document with ``spans``, its relations and records."""
@@ -169,22 +206,18 @@ class Predictor:
     def relation_inputs(self, prep: Prepared, window_probs: list[dict]):
         """(word starts, word ends, [words, hidden] vectors) in original offsets: what a learned
         relation head reads. The encoder's vectors (windows merged) only for a span-vector head
-        (``needs_states``); a features-only head gets no columns and needs no forward."""
+        (``relation_vectors``); a features-only head gets no columns and needs no forward."""
         tokens = prep.tokenized.tokens
         starts, ends = [t.start for t in tokens], [t.end for t in tokens]
-        if not self.needs_states:
+        if not self.relation_vectors:
             return starts, ends, np.zeros((len(tokens), 0), dtype=np.float32)
-        per_window = [list(wp[STATES]) for wp in window_probs]
-        merged = merge_window_predictions(prep.windows, per_window, len(tokens))
-        width = self.model.config.encoder.hidden_size
-        vectors = np.stack(merged) if merged else np.zeros((0, width), dtype=np.float32)
-        return starts, ends, vectors
+        return starts, ends, self._merged(prep, window_probs, STATES, self.encoder_hidden_size)
 
     def link_documents(self, docs: list[Document], batch_tokens: int | None = None) -> list[Document]:
         """``docs`` with their own (gold) spans and relations from this model's component:
         the relation model alone, as ``evaluate --link-gold-spans`` scores it."""
         prepared = [self.prepare(d) for d in docs]
-        probs = self.forward(prepared, batch_tokens) if self.needs_states else [[] for _ in prepared]
+        probs = self.forward(prepared, batch_tokens, states=True) if self.relation_vectors else [[] for _ in prepared]
         return [self._linked(p, list(p.doc.spans), wp) for p, wp in zip(prepared, probs)]
 
     def predict_documents(self, docs: list[Document], batch_tokens: int | None = None) -> list[Document]:

@@ -90,6 +90,25 @@ def train_relations_cli(args) -> int:
     return 0
 
 
+def train_refiner_cli(args) -> int:
+    from persian_ie.data.schema import load_schema
+    from persian_ie.training.config import load_config
+    from persian_ie.training.corpora import load_training_documents
+    from persian_ie.training.span_refiner import add_span_refiner
+
+    cfg = load_config(args.config, args.set)
+    train_docs, dev_docs, _ = load_training_documents(cfg.data, load_schema(cfg.data.schema))
+    summary = add_span_refiner(args.model, args.out, train_docs, dev_docs, cfg.model.span_refiner)
+    print(f"span refiner ({summary['label']}): {summary['gold_spans']} gold spans, loss {summary['loss_first']:.4f} -> {summary['loss_last']:.4f}, "
+          f"{summary['seconds']:.0f}s")
+    if "dev_refined" in summary:
+        before, after = summary["dev_tagger"], summary["dev_refined"]
+        print(f"dev exact-match F1 of {summary['label']} (word ranges): tagger {before['f1']:.3f} -> refined {after['f1']:.3f} "
+              f"(tp {before['tp']} -> {after['tp']}, fp {before['fp']} -> {after['fp']}, fn {before['fn']} -> {after['fn']})")
+    print(f"model with span refiner: {summary['model_dir']}")
+    return 0
+
+
 def refuse_outputs_over_inputs(inputs, outputs: dict) -> None:
     """predict's rule for every command that writes files: no output may be an input
     (``evaluate --gold g.jsonl --html g.jsonl`` replaced the gold file) or another output.
@@ -246,6 +265,13 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="where the model with its relation head is written")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. --set model.relation_head.epochs=20")
     p.set_defaults(func=train_relations_cli)
+
+    p = sub.add_parser("train-refiner", help="train the span boundary refiner (PROPOSAL by default) on a trained model (frozen) and save a copy")
+    p.add_argument("config", help="the YAML config: data.train/dev and model.span_refiner settings")
+    p.add_argument("--model", required=True, help="a trained model directory (read only)")
+    p.add_argument("--out", required=True, help="where the model with its span refiner is written")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. --set model.span_refiner.epochs=5")
+    p.set_defaults(func=train_refiner_cli)
 
     p = sub.add_parser("evaluate", help="score predictions (or a model) against gold documents")
     p.add_argument("--gold")

@@ -135,6 +135,13 @@ class RelationTrainingError(PersianIEError):
     code = "E210"
 
 
+class RefinerTrainingError(PersianIEError):
+    """Span-refiner training that cannot start: a label in no layer of the schema, unknown settings,
+    or training data without a gold span of the label."""
+
+    code = "E211"
+
+
 class BackendError(PersianIEError):
     """An inference backend that cannot run here (unknown name, onnxruntime missing, export failed)."""
 

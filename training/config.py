@@ -50,6 +50,8 @@ class ModelConfig:
     decoding: str = "argmax"
     linking: str = "rules"  # rules | learned (a relation head trained after the spans, training/relations.py)
     relation_head: dict = field(default_factory=dict)  # its settings: epochs, lr, proj_size ... (training/relations.py DEFAULTS)
+    refine_spans: bool = False  # a span boundary refiner trained after the spans (training/span_refiner.py)
+    span_refiner: dict = field(default_factory=dict)  # its settings: label, max_width, epochs ... (training/span_refiner.py DEFAULTS)
 
 
 @dataclass
@@ -199,6 +201,7 @@ def check_values(config: TrainConfig) -> None:
         if _get(config, key) not in allowed:
             raise ConfigError(f"{key}: {_get(config, key)!r} is not one of {', '.join(allowed)}")
     _check_relation_head(config.model.relation_head)
+    _check_span_refiner(config.model)
     for i, aux in enumerate(config.data.auxiliary):
         if aux.format not in CHOICES["data.format"]:
             raise ConfigError(f"data.auxiliary[{i}].format: {aux.format!r} is not one of {', '.join(CHOICES['data.format'])}")
@@ -228,6 +231,18 @@ def _check_relation_head(settings) -> None:
     unknown = sorted(set(settings) - set(DEFAULTS))
     if unknown:
         raise ConfigError(f"model.relation_head: unknown keys {unknown}; allowed keys: {', '.join(DEFAULTS)}")
+
+
+def _check_span_refiner(model) -> None:
+    from persian_ie.training.span_refiner import DEFAULTS
+
+    if not isinstance(model.refine_spans, bool):
+        raise ConfigError(f"model.refine_spans: expected true or false, got {model.refine_spans!r}")
+    if not isinstance(model.span_refiner, dict):
+        raise ConfigError(f"model.span_refiner: expected a mapping, got {model.span_refiner!r}")
+    unknown = sorted(set(model.span_refiner) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"model.span_refiner: unknown keys {unknown}; allowed keys: {', '.join(DEFAULTS)}")
 
 
 def _check_train_fraction(fraction) -> None:

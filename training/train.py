@@ -197,6 +197,12 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
         # phase 2: the relation head on the best model's frozen encoder, saved into the same directory
         relations = add_relation_head(out / "model", out / "model", train_docs, dev_docs, cfg.model.relation_head)
         (out / "relation_head.json").write_text(json.dumps(relations, indent=1))
+    if cfg.model.refine_spans and accelerator.is_main_process:
+        from persian_ie.training.span_refiner import add_span_refiner
+
+        # phase 3: the span boundary refiner on the same frozen model, saved into the same directory
+        refiner = add_span_refiner(out / "model", out / "model", train_docs, dev_docs, cfg.model.span_refiner)
+        (out / "span_refiner.json").write_text(json.dumps(refiner, indent=1))
     return _finish(accelerator, out, dev_docs, test_docs, schema, progress, cfg, time.time() - started)
 
 
