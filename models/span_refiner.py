@@ -122,10 +122,7 @@ def refine_spans(refiner: SpanRefiner, spans: list[tuple[int, int]], vectors: np
     best = []
     with torch.inference_mode():
         for lo, hi in spans:
-            cands = candidate_spans(lo, hi, sentence_bounds, sentence_of, refiner.max_width)
-            if not cands:  # wider than max_width and alone in its sentences: kept as it is
-                best.append((float("inf"), (lo, hi)))
-                continue
+            cands = candidate_spans(lo, hi, sentence_bounds, sentence_of, refiner.max_width)  # never empty: (hi - 1, hi) is one
             starts, ends = torch.tensor(cands).T
             scores = refiner(v, p, starts, ends)
             k = int(scores.argmax())

@@ -71,14 +71,21 @@ def format_facts(doc, labels: list[str]) -> str:
     return "\n".join(lines) or "  (nothing found)"
 
 
-def train_relations_cli(args) -> int:
+def _config_and_documents(args):
+    """(config, train documents, dev documents) for the commands that add a part to a trained model."""
     from persian_ie.data.schema import load_schema
     from persian_ie.training.config import load_config
     from persian_ie.training.corpora import load_training_documents
-    from persian_ie.training.relations import add_relation_head
 
     cfg = load_config(args.config, args.set)
     train_docs, dev_docs, _ = load_training_documents(cfg.data, load_schema(cfg.data.schema))
+    return cfg, train_docs, dev_docs
+
+
+def train_relations_cli(args) -> int:
+    from persian_ie.training.relations import add_relation_head
+
+    cfg, train_docs, dev_docs = _config_and_documents(args)
     summary = add_relation_head(args.model, args.out, train_docs, dev_docs, cfg.model.relation_head)
     print(f"relation head: {summary['pairs']} candidate pairs ({summary['positives']} gold of {summary['gold_relations']} gold relations), "
           f"loss {summary['loss_first']:.4f} -> {summary['loss_last']:.4f}, {summary['seconds']:.0f}s")
@@ -91,13 +98,9 @@ def train_relations_cli(args) -> int:
 
 
 def train_refiner_cli(args) -> int:
-    from persian_ie.data.schema import load_schema
-    from persian_ie.training.config import load_config
-    from persian_ie.training.corpora import load_training_documents
     from persian_ie.training.span_refiner import add_span_refiner
 
-    cfg = load_config(args.config, args.set)
-    train_docs, dev_docs, _ = load_training_documents(cfg.data, load_schema(cfg.data.schema))
+    cfg, train_docs, dev_docs = _config_and_documents(args)
     summary = add_span_refiner(args.model, args.out, train_docs, dev_docs, cfg.model.span_refiner)
     print(f"span refiner ({summary['label']}): {summary['gold_spans']} gold spans, loss {summary['loss_first']:.4f} -> {summary['loss_last']:.4f}, "
           f"{summary['seconds']:.0f}s")

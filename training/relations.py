@@ -196,20 +196,6 @@ def train_relation_head(model, tokenizer, train_docs, dev_docs, overrides: dict 
 def add_relation_head(model_dir, out_dir, train_docs, dev_docs, overrides: dict | None = None) -> dict:
     """Load the model in ``model_dir``, train its relation head, save the whole model to ``out_dir``
     (``model_dir`` itself after span training). Returns the training summary."""
-    from pathlib import Path
+    from persian_ie.training.saving import add_trained_part
 
-    from persian_ie.models.io import load_pretrained, replace_pretrained, save_pretrained
-
-    model, tokenizer = load_pretrained(model_dir)
-    for param in model.parameters():  # the encoder and span heads stay as they are
-        param.requires_grad_(False)
-    summary = train_relation_head(model, tokenizer, train_docs, dev_docs, overrides)
-    card = Path(model_dir) / "README.md"
-    card_text = card.read_text("utf-8") if card.exists() else None
-    out_dir = Path(out_dir)
-    if out_dir.resolve() == Path(model_dir).resolve():
-        replace_pretrained(model, tokenizer, out_dir, card_text)  # the loaded model stays on disk until the new one is whole
-    else:
-        save_pretrained(model, tokenizer, out_dir, card_text)
-    summary["model_dir"] = str(out_dir)
-    return summary
+    return add_trained_part(model_dir, out_dir, lambda model, tokenizer: train_relation_head(model, tokenizer, train_docs, dev_docs, overrides))

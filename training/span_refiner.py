@@ -17,10 +17,10 @@ from __future__ import annotations
 import random
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
+from persian_ie.data.iob import spans_to_tags
 from persian_ie.errors import RefinerTrainingError
 from persian_ie.models.span_refiner import build_span_refiner, candidate_spans, label_chunks, refine_spans, sentence_index
 
@@ -64,19 +64,11 @@ def word_inputs(predictor, docs, label: str, layer: str) -> list[dict]:
     for prep, window_probs in zip(prepared, predictor.forward(prepared, states=True)):
         probs, vectors = predictor.word_outputs(prep, window_probs, layer)
         tags, _ = predictor.decoders[layer].decode(probs)
-        tokens = prep.tokenized.tokens
+        # gold word ranges as span training aligns them (spans_to_tags), read back as chunks
+        gold = spans_to_tags(prep.tokenized.tokens, prep.doc.spans, predictor.schema)[layer]
         out.append({"vectors": vectors, "probs": probs, "bounds": prep.tokenized.sentence_bounds(),
-                    "predicted": label_chunks(tags, label), "gold": _gold_ranges(prep.doc, tokens, label)})
+                    "predicted": label_chunks(tags, label), "gold": label_chunks(gold, label)})
     return out
-
-
-def _gold_ranges(doc, tokens, label: str) -> list[tuple[int, int]]:
-    ranges = []
-    for span in doc.spans:
-        words = [k for k, t in enumerate(tokens) if t.start < span.end and t.end > span.start]
-        if span.label == label and words:
-            ranges.append((words[0], words[-1] + 1))
-    return ranges
 
 
 def _fit(refiner, items: list[dict], settings: dict) -> list[float]:
@@ -164,20 +156,6 @@ def train_span_refiner(model, tokenizer, train_docs, dev_docs, overrides: dict |
 def add_span_refiner(model_dir, out_dir, train_docs, dev_docs, overrides: dict | None = None) -> dict:
     """Load the model in ``model_dir``, train its refiner, save the whole model to ``out_dir``
     (``model_dir`` itself after span training). Returns the training summary."""
-    from pathlib import Path
+    from persian_ie.training.saving import add_trained_part
 
-    from persian_ie.models.io import load_pretrained, replace_pretrained, save_pretrained
-
-    model, tokenizer = load_pretrained(model_dir)
-    for param in model.parameters():  # the encoder, span heads and any relation head stay as they are
-        param.requires_grad_(False)
-    summary = train_span_refiner(model, tokenizer, train_docs, dev_docs, overrides)
-    card = Path(model_dir) / "README.md"
-    card_text = card.read_text("utf-8") if card.exists() else None
-    out_dir = Path(out_dir)
-    if out_dir.resolve() == Path(model_dir).resolve():
-        replace_pretrained(model, tokenizer, out_dir, card_text)
-    else:
-        save_pretrained(model, tokenizer, out_dir, card_text)
-    summary["model_dir"] = str(out_dir)
-    return summary
+    return add_trained_part(model_dir, out_dir, lambda model, tokenizer: train_span_refiner(model, tokenizer, train_docs, dev_docs, overrides))
