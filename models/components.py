@@ -107,7 +107,8 @@ class LearnedLinker:
             if key not in TYPE_NAMES or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ModelConfigError(f"params.thresholds: {key!r}: {value!r} must be a relation type {list(TYPE_NAMES)} with a number in [0, 1]")
             self.thresholds[key] = float(value)
-        self.gaps = {**DEFAULT_GAPS, **(max_sentence_gap or {})}
+        _check_head_shape(proj_size, mlp_size, dropout)
+        self.gaps = {**DEFAULT_GAPS, **_checked_gaps(max_sentence_gap)}
         if n_features is not None and n_features != N_FEATURES:
             raise ModelConfigError(f"params.n_features is {n_features}, but this version computes {N_FEATURES} pair features; retrain the relation head (persian-ie train-relations)")
         self.relation_types = set(schema.relations)
@@ -151,6 +152,38 @@ class LearnedLinker:
         from persian_ie.models.linking import build_records
 
         return build_records(text, spans, relations, bounds, meta)
+
+
+def _check_head_shape(proj_size, mlp_size, dropout) -> None:
+    """The head's sizes allocate when the model is built: integers within MAX_PART_SIZE
+    (proj_size may be 0: no span projection), dropout in [0, 1)."""
+    from persian_ie.models.configuration import MAX_PART_SIZE
+
+    for key, value, low in (("proj_size", proj_size, 0), ("mlp_size", mlp_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ModelConfigError(f"params.{key} must be an integer >= {low}, got {value!r}")
+        if value > MAX_PART_SIZE:
+            raise ModelConfigError(f"params.{key} is {value}, above the {MAX_PART_SIZE} limit")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ModelConfigError(f"params.dropout must be a number in [0, 1), got {dropout!r}")
+
+
+def _checked_gaps(gaps) -> dict:
+    """``max_sentence_gap``: relation type -> sentences looked back, an integer in [0, MAX_SENTENCE_GAP]
+    (candidate enumeration loops over the gap for every head span)."""
+    from persian_ie.models.configuration import MAX_SENTENCE_GAP
+    from persian_ie.models.relation_head import TYPE_NAMES
+
+    if gaps is None:
+        return {}
+    if not isinstance(gaps, dict):
+        raise ModelConfigError(f"params.max_sentence_gap must map relation types {list(TYPE_NAMES)} to integers, got {gaps!r}")
+    for key, value in gaps.items():
+        if key not in TYPE_NAMES or isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ModelConfigError(f"params.max_sentence_gap: {key!r}: {value!r} must be a relation type {list(TYPE_NAMES)} with an integer >= 0")
+        if value > MAX_SENTENCE_GAP:
+            raise ModelConfigError(f"params.max_sentence_gap.{key} is {value}, above the {MAX_SENTENCE_GAP} limit")
+    return dict(gaps)
 
 
 def _learned_factory(schema, **params):

@@ -18,6 +18,17 @@ from persian_ie.errors import ModelConfigError, SchemaError
 MODEL_TYPE = "persian_ie_layered"
 DECODINGS = ("argmax", "constrained")
 MAX_VOCAB = 10_000_000  # far above any real vocabulary; guards against absurd embedding allocations
+# Shapes of the small learned parts (span refiner, relation head): far above any trained value
+# (refiner max_width 16/24, proj 128, mlp 256, members 1/3; relation head proj 8-64, mlp 128;
+# the longest gold span in the corpus has 15 words), low enough that a corrupt or hostile
+# config.json cannot make loading allocate gigabytes (refiner width embedding: max_width + 1 rows;
+# members x Linear(hidden, proj_size) and Linear(5 * proj_size + ..., mlp_size)).
+MAX_REFINER_WIDTH = 64
+MAX_PART_SIZE = 4096  # proj_size and mlp_size of the refiner and the relation head
+MAX_REFINER_MEMBERS = 16
+# relation candidates look back this many sentences at most (the pair features tell 0, 1 and 2+
+# apart; defaults 0/2/2); a huge gap would make candidate enumeration loop over it per head span
+MAX_SENTENCE_GAP = 32
 
 
 class PersianIEConfig(PretrainedConfig):
@@ -82,6 +93,14 @@ def _positive_int(value, origin: str, field: str) -> int:
     return value
 
 
+def _bounded_int(value, origin: str, field: str, limit: int) -> int:
+    """A positive integer at most ``limit`` (a size that allocates: refused before anything is built)."""
+    _positive_int(value, origin, field)
+    if value > limit:
+        raise ModelConfigError(f"{origin}: field '{field}' is {value}, above the {limit} limit")
+    return value
+
+
 def _check_settings(config: PersianIEConfig, origin: str) -> None:
     """dropout, loss_weights and normalization: values a model would only trip over later."""
     from persian_ie.data.normalize import NormalizerConfig
@@ -139,7 +158,8 @@ def check_config(config: PersianIEConfig, origin: str = "config.json") -> None:
 
 
 def _check_span_refiner(params, schema: LabelSchema, origin: str) -> None:
-    """None, or {label, layer, max_width, ...} with the label's B- tag in that layer."""
+    """None, or {label, layer, max_width, ...} with the label's B- tag in that layer; sizes within
+    MAX_REFINER_WIDTH, MAX_PART_SIZE and MAX_REFINER_MEMBERS, dropout in [0, 1)."""
     if params is None:
         return
     if not isinstance(params, dict) or not {"label", "layer"} <= set(params):
@@ -147,9 +167,13 @@ def _check_span_refiner(params, schema: LabelSchema, origin: str) -> None:
     layer, label = params["layer"], params["label"]
     if layer not in schema.layers or f"B-{label}" not in schema.tags(layer):
         raise ModelConfigError(f"{origin}: field 'span_refiner' names label {label!r} in layer {layer!r}, which the schema does not have")
-    for key in ("max_width", "proj_size", "mlp_size", "members"):
+    limits = {"max_width": MAX_REFINER_WIDTH, "proj_size": MAX_PART_SIZE, "mlp_size": MAX_PART_SIZE, "members": MAX_REFINER_MEMBERS}
+    for key, limit in limits.items():
         if key in params:
-            _positive_int(params[key], origin, f"span_refiner.{key}")
+            _bounded_int(params[key], origin, f"span_refiner.{key}", limit)
+    dropout = params.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ModelConfigError(f"{origin}: field 'span_refiner.dropout' must be a number in [0, 1), got {dropout!r}")
 
 
 # The model class registers both auto classes (layered.py imports this module).

@@ -247,3 +247,93 @@ def test_no_command_writes_over_its_input(tmp_path, capsys, command):
     assert "[E503]" in capsys.readouterr().err
     assert files["gold"].read_text(encoding="utf-8") == doc and files["pred"].read_text(encoding="utf-8") == doc
     assert not files["out"].exists()
+
+
+# ---- oversized shapes in a model directory's config.json (E304, refused before anything is built) ----
+
+REFINER = {"label": "PROPOSAL", "layer": "event", "max_width": 16, "proj_size": 128, "mlp_size": 256, "dropout": 0.2, "members": 1}
+HEAD = {"name": "persian_ie.relation_head.v1", "params": {"proj_size": 64, "mlp_size": 128, "span_vectors": False, "dropout": 0.1,
+                                                          "max_sentence_gap": {"holder": 0, "proposer": 2, "party": 2}}}
+
+
+def _config(span_refiner=None, relation_model=None):
+    """A model config (tiny encoder, default schema) as config.json holds it."""
+    from transformers import BertConfig
+
+    from persian_ie.models.configuration import build_config
+
+    encoder = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    return build_config(encoder, load_schema("default"), {"max_length": 64, "stride": 8}, span_refiner=span_refiner, relation_model=relation_model)
+
+
+def _model_dir(tmp_path, **settings):
+    import torch
+    from safetensors.torch import save_file
+
+    directory = tmp_path / "model"
+    directory.mkdir()
+    (directory / "config.json").write_text(json.dumps(_config(**settings).to_dict()), "utf-8")
+    save_file({"placeholder": torch.zeros(1)}, str(directory / "model.safetensors"))  # a complete file: loading gets as far as building the model
+    return directory
+
+
+OVERSIZED = {
+    "refiner max_width": (dict(span_refiner={**REFINER, "max_width": 10**9}), r"field 'span_refiner.max_width' is 1000000000, above the 64 limit"),
+    "refiner proj_size": (dict(span_refiner={**REFINER, "proj_size": 10**9}), r"field 'span_refiner.proj_size' is 1000000000, above the 4096 limit"),
+    "refiner mlp_size": (dict(span_refiner={**REFINER, "mlp_size": 4097}), r"field 'span_refiner.mlp_size' is 4097, above the 4096 limit"),
+    "refiner members": (dict(span_refiner={**REFINER, "members": 10**6}), r"field 'span_refiner.members' is 1000000, above the 16 limit"),
+    "refiner float width": (dict(span_refiner={**REFINER, "max_width": 1e9}), r"field 'span_refiner.max_width' must be a positive integer"),
+    "refiner dropout": (dict(span_refiner={**REFINER, "dropout": 5}), r"field 'span_refiner.dropout' must be a number in \[0, 1\), got 5"),
+    "head proj_size": (dict(relation_model={**HEAD, "params": {**HEAD["params"], "proj_size": 10**9}}),
+                       r"field 'relation_model': params.proj_size is 1000000000, above the 4096 limit"),
+    "head mlp_size": (dict(relation_model={**HEAD, "params": {**HEAD["params"], "mlp_size": 10**9}}),
+                      r"field 'relation_model': params.mlp_size is 1000000000, above the 4096 limit"),
+    "head string size": (dict(relation_model={**HEAD, "params": {**HEAD["params"], "mlp_size": "128"}}),
+                         r"field 'relation_model': params.mlp_size must be an integer >= 1, got '128'"),
+    "head dropout": (dict(relation_model={**HEAD, "params": {**HEAD["params"], "dropout": -1}}), r"field 'relation_model': params.dropout must be a number in \[0, 1\)"),
+    "head sentence gap": (dict(relation_model={**HEAD, "params": {**HEAD["params"], "max_sentence_gap": {"party": 10**12}}}),
+                          r"field 'relation_model': params.max_sentence_gap.party is 1000000000000, above the 32 limit"),
+    "head gap type": (dict(relation_model={**HEAD, "params": {**HEAD["params"], "max_sentence_gap": {"partner": 1}}}),
+                      r"field 'relation_model': params.max_sentence_gap: 'partner'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OVERSIZED))
+def test_oversized_part_shapes_in_config_json_are_refused_before_anything_is_built(tmp_path, monkeypatch, capsys, case):
+    # A corrupt or hostile config.json asked for a 10**9-row width embedding (64 GB) or a
+    # 10**9-wide projection: loading tried to allocate it. Now E304 names file, field, value and limit.
+    import time
+
+    from persian_ie.errors import ModelConfigError
+    from persian_ie.models import relation_head, span_refiner
+    from persian_ie.models.io import load_pretrained
+    from persian_ie.models.predictor import Predictor
+
+    def built(*args, **kwargs):
+        raise AssertionError("a part was built before config.json was checked")
+
+    monkeypatch.setattr(span_refiner.SpanRefiner, "__init__", built)
+    monkeypatch.setattr(relation_head.RelationHead, "__init__", built)
+    settings, message = OVERSIZED[case]
+    directory = _model_dir(tmp_path, **settings)
+    started = time.perf_counter()
+    for load in (load_pretrained, lambda d: Predictor.from_pretrained(d, backend="torch")):
+        with pytest.raises(ModelConfigError, match=r"\[E304\] .*model/config.json: " + message):
+            load(directory)
+    assert time.perf_counter() - started < 5
+    assert main(["predict", "--model", str(directory), "--text", "سلام"]) == 2
+    assert "[E304]" in capsys.readouterr().err
+
+
+def test_part_shape_limits_leave_trained_and_benchmarked_settings_loading():
+    from persian_ie.models.configuration import MAX_PART_SIZE, MAX_REFINER_MEMBERS, MAX_REFINER_WIDTH, MAX_SENTENCE_GAP, check_config
+    from persian_ie.training.relations import DEFAULTS as HEAD_DEFAULTS
+    from persian_ie.training.span_refiner import ARCHITECTURE, DEFAULTS as REFINER_DEFAULTS
+
+    trained = {**{k: REFINER_DEFAULTS[k] for k in ARCHITECTURE}, "layer": "event"}
+    at_limits = {**REFINER, "max_width": MAX_REFINER_WIDTH, "proj_size": MAX_PART_SIZE, "mlp_size": MAX_PART_SIZE, "members": MAX_REFINER_MEMBERS}
+    for refiner in (trained, {**trained, "max_width": 24, "members": 3}, at_limits):  # 24 and 3 members: benchmarks §10c variants
+        check_config(_config(span_refiner=refiner))
+    head = {k: HEAD_DEFAULTS[k] for k in ("proj_size", "mlp_size", "span_vectors", "dropout", "max_sentence_gap")}
+    for params in (head, {**head, "proj_size": 0}, {**head, "proj_size": MAX_PART_SIZE, "mlp_size": MAX_PART_SIZE, "max_sentence_gap": {"party": MAX_SENTENCE_GAP}}):
+        check_config(_config(relation_model={"name": HEAD["name"], "params": params}))
