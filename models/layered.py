@@ -21,6 +21,7 @@ from transformers.utils import ModelOutput
 from persian_ie.data.encoding import IGNORE
 from persian_ie.errors import ConfigError, UnsupportedUseError
 from persian_ie.models.configuration import MODEL_TYPE, PersianIEConfig
+from persian_ie.models.encoder_split import upper_states
 from persian_ie.models.relation_head import build_relation_head
 from persian_ie.models.span_refiner import build_span_refiner
 
@@ -98,8 +99,14 @@ class LayeredTokenClassifier(PreTrainedModel):
     def layers(self) -> list[str]:
         return list(self.schema.layers)
 
-    def forward(self, input_ids, attention_mask=None, labels: dict | None = None, **encoder_kwargs) -> LayeredOutput:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **encoder_kwargs).last_hidden_state
+    def forward(self, input_ids=None, attention_mask=None, labels: dict | None = None, lower_states=None, lower_layers: int = 0,
+                **encoder_kwargs) -> LayeredOutput:
+        """``lower_states`` (with ``lower_layers``): the output of the encoder's lower layers, computed
+        before (models/encoder_split.py); only the layers above run. Training uses it with frozen lower layers."""
+        if lower_states is not None:
+            hidden = upper_states(self.encoder, lower_states, attention_mask, lower_layers)
+        else:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **encoder_kwargs).last_hidden_state
         hidden = self.dropout(hidden)
         logits = {layer: head(hidden) for layer, head in self.heads.items()}
         loss = None

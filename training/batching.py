@@ -55,11 +55,13 @@ def batch_to(batch: dict, device, non_blocking: bool = False) -> dict:
 
 
 class Collator:
-    """Pads ``input_ids`` with the pad id and every ``labels_*`` with -100."""
+    """Pads ``input_ids`` with the pad id and every ``labels_*`` with -100; with a
+    ``lower`` cache (training/lower_cache.py), adds the rows' ``lower_states``."""
 
-    def __init__(self, pad_id: int, layers: list[str]):
+    def __init__(self, pad_id: int, layers: list[str], lower=None):
         self.pad_id = pad_id
         self.layers = layers
+        self.lower = lower
 
     def __call__(self, rows: list[dict]) -> dict:
         width = max(len(r["input_ids"]) for r in rows)
@@ -72,4 +74,7 @@ class Collator:
             mask[i, :n] = 1
             for layer in self.layers:
                 labels[layer][i, :n] = torch.tensor(row[f"labels_{layer}"])
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        if self.lower is not None:
+            batch["lower_states"] = self.lower.batch([r["index"] for r in rows], width)
+        return batch

@@ -47,6 +47,9 @@ class ModelConfig:
     loss_weights: dict = field(default_factory=dict)  # layer -> weight of its cross-entropy
     tag_weights: dict = field(default_factory=dict)  # layer -> {tag: class weight}, e.g. {event: {B-PROPOSAL: 2}}
     freeze_embeddings: bool = False
+    # The embeddings and the encoder's lower N layers stay fixed; their output is computed once per
+    # run and each step trains only the layers above (training/lower_cache.py). 0: none.
+    freeze_layers: int = 0
     decoding: str = "argmax"
     linking: str = "rules"  # rules | learned (a relation head trained after the spans, training/relations.py)
     relation_head: dict = field(default_factory=dict)  # its settings: epochs, lr, proj_size ... (training/relations.py DEFAULTS)
@@ -182,7 +185,8 @@ CHOICES = {
 }
 # (key, smallest allowed value) for counts; epochs may be fractional.
 POSITIVE_INTS = (("optim.batch_size", 1), ("optim.grad_accum", 1), ("window.max_length", 8), ("window.stride", 0),
-                 ("optim.max_steps", 1), ("optim.eval_every_steps", 1), ("optim.patience", 0), ("bootstrap", 0), ("seed", 0))
+                 ("optim.max_steps", 1), ("optim.eval_every_steps", 1), ("optim.patience", 0), ("bootstrap", 0), ("seed", 0),
+                 ("model.freeze_layers", 0))
 
 
 def _get(config: TrainConfig, key: str):

@@ -38,9 +38,11 @@ from persian_ie.data.schema import load_schema
 from persian_ie.errors import ConfigError, DistributedSetupError
 from persian_ie.models.base import load_encoder_and_tokenizer
 from persian_ie.models.configuration import build_config
+from persian_ie.models.encoder_split import freeze_lower
 from persian_ie.models.layered import LayeredTokenClassifier
 from persian_ie.training.batching import Collator, LengthGroupedBatches, batch_to
 from persian_ie.training.config import TrainConfig
+from persian_ie.training.lower_cache import Indexed, LowerStateCache
 from persian_ie.training.corpora import load_training_documents
 from persian_ie.training.evaluation import evaluate_model, write_reports
 from persian_ie.training.saving import save_run_model
@@ -99,6 +101,8 @@ def build_model(cfg: TrainConfig, schema, normalizer: Normalizer, name: str):
         # Most of the offline base's 118M parameters are its 250k-row word
         # embedding matrix: freezing it removes most optimizer work on CPU.
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    if cfg.model.freeze_layers:
+        freeze_lower(model.encoder, cfg.model.freeze_layers)
     return model, tokenizer
 
 
@@ -138,7 +142,13 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     with accelerator.main_process_first():  # the main process writes the window cache, the others read it
         dataset = build_dataset(train_docs, tokenizer, schema, normalizer, cfg.window.max_length, cfg.window.stride, out / "cache")
     sampler = LengthGroupedBatches(dataset["length"], cfg.optim.batch_size, cfg.seed, cfg.optim.group_by_length)
-    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=Collator(tokenizer.pad_token_id or 0, list(schema.layers)))
+    pad_id = tokenizer.pad_token_id or 0
+    lower = None
+    if cfg.model.freeze_layers:
+        lower = LowerStateCache(model.encoder.to(accelerator.device), dataset, cfg.model.freeze_layers, accelerator.device, pad_id,
+                                show_progress=show_progress and accelerator.is_main_process)
+        dataset = Indexed(dataset)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=Collator(pad_id, list(schema.layers), lower))
     # each process gets every num_processes-th batch (accelerate pads the last round)
     batches_per_epoch = math.ceil(len(sampler) / accelerator.num_processes)
     steps_per_epoch = math.ceil(batches_per_epoch / cfg.optim.grad_accum)
@@ -167,7 +177,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
         for batch in batches:
             batch = batch_to(batch, accelerator.device)
             with accelerator.accumulate(model):
-                loss = model(**batch)["loss"]
+                loss = model(**batch, lower_layers=cfg.model.freeze_layers)["loss"]
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and cfg.optim.max_grad_norm:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.optim.max_grad_norm)

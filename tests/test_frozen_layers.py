@@ -1,0 +1,73 @@
+"""Frozen lower layers: the split encoder equals the whole one, training keeps them fixed and runs only the rest."""
+
+import pytest
+import torch
+
+from persian_ie.errors import ConfigError
+from persian_ie.models.encoder_split import check_split, freeze_lower, lower_states, upper_states
+from persian_ie.training.config import load_config
+from persian_ie.training.train import train
+
+
+def _encoder(tiny_base):
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(tiny_base, add_pooling_layer=False).eval()
+
+
+def test_lower_then_upper_equals_the_whole_encoder(tiny_base):
+    encoder = _encoder(tiny_base)
+    torch.manual_seed(0)
+    ids = torch.randint(5, 500, (3, 17))
+    mask = torch.ones_like(ids)
+    mask[1, 9:] = 0  # a padded row: the mask must reach the upper layers too
+    with torch.no_grad():
+        whole = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        split = upper_states(encoder, lower_states(encoder, ids, mask, 1), mask, 1)
+    real = mask.bool()
+    assert torch.allclose(whole[real], split[real], atol=1e-5)
+
+
+def test_a_split_must_leave_a_layer_to_train(tiny_base):
+    encoder = _encoder(tiny_base)  # 2 layers
+    check_split(encoder, 1)
+    for bad in (2, 5):
+        with pytest.raises(ConfigError, match="model.freeze_layers: .* between 1 and 1 .*2 layers"):
+            check_split(encoder, bad)
+
+
+def test_freeze_lower_stops_gradients_below_the_split(tiny_base):
+    encoder = _encoder(tiny_base)
+    freeze_lower(encoder, 1)
+    trainable = {".".join(name.split(".")[:3]) for name, p in encoder.named_parameters() if p.requires_grad}
+    assert trainable == {"encoder.layer.1"}
+
+
+def test_training_with_frozen_layers_changes_only_the_layers_above(tiny_base, tmp_path, corpus_docs):
+    from safetensors.torch import load_file
+
+    from persian_ie.data.document import write_documents
+
+    write_documents(tmp_path / "train.jsonl", corpus_docs["train"][:6])
+    write_documents(tmp_path / "dev.jsonl", corpus_docs["dev"][:3])
+    cfg = load_config(None, [f"output_dir={tmp_path / 'run'}", f"model.base={tiny_base}", f"data.train=[{tmp_path / 'train.jsonl'}]",
+                             f"data.dev={tmp_path / 'dev.jsonl'}", "data.test=null", "optim.batch_size=8", "window.max_length=64",
+                             "window.stride=8", "bootstrap=0", "optim.max_steps=3", "optim.patience=null", "model.freeze_layers=1",
+                             "optim.lr=1e-2"])
+    summary = train(cfg, show_progress=False)
+    assert summary["steps"] == 3
+    base = load_file(tiny_base / "model.safetensors")
+    trained = load_file(tmp_path / "run" / "model" / "model.safetensors")
+
+    def same(prefix):
+        keys = [k for k in base if k.startswith(prefix)]
+        assert keys
+        return all(torch.equal(base[k], trained["encoder." + k]) for k in keys)
+
+    assert same("embeddings.") and same("encoder.layer.0.")
+    assert not same("encoder.layer.1.")  # the layer above the split trained
+
+
+def test_freeze_layers_must_be_a_count():
+    with pytest.raises(ConfigError, match="model.freeze_layers: expected an integer >= 0"):
+        load_config(None, ["model.freeze_layers=-1"])
