@@ -75,3 +75,14 @@ def test_free_form_sections_are_checked_too(tiny_base):
 def test_resume_without_checkpoint_is_a_clear_error(tiny_base, tmp_path, small_files):
     with pytest.raises(ConfigError, match="no checkpoint"):
         train(_cfg(tiny_base, tmp_path / "none", *small_files, "optim.max_steps=1"), resume=True, show_progress=False)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.span_refiner={max_width: 1000000000}", r"model.span_refiner.max_width: expected an integer in \[1, 64\]"),
+    ("model.span_refiner={members: 0}", r"model.span_refiner.members: expected an integer in \[1, 16\]"),
+    ("model.relation_head={mlp_size: 99999}", r"model.relation_head.mlp_size: expected an integer in \[1, 4096\]"),
+    ("model.relation_head={max_sentence_gap: {party: 10000}}", r"model.relation_head.max_sentence_gap.party: expected an integer in \[0, 32\]"),
+])
+def test_part_sizes_a_model_directory_would_refuse_are_refused_before_training(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])

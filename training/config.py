@@ -14,6 +14,7 @@ from typing import Any
 from persian_ie.data.normalize import NormalizerConfig
 from persian_ie.data.safe_yaml import load_yaml
 from persian_ie.errors import ConfigError, YamlError
+from persian_ie.models.configuration import MAX_PART_SIZE, MAX_REFINER_MEMBERS, MAX_REFINER_WIDTH, MAX_SENTENCE_GAP
 
 
 @dataclass
@@ -235,6 +236,11 @@ def _check_relation_head(settings) -> None:
     unknown = sorted(set(settings) - set(DEFAULTS))
     if unknown:
         raise ConfigError(f"model.relation_head: unknown keys {unknown}; allowed keys: {', '.join(DEFAULTS)}")
+    _check_sizes("model.relation_head", settings, {"proj_size": (0, MAX_PART_SIZE), "mlp_size": (1, MAX_PART_SIZE)})
+    gaps = settings.get("max_sentence_gap", {})
+    if not isinstance(gaps, dict):
+        raise ConfigError(f"model.relation_head.max_sentence_gap: expected a mapping of relation types to integers, got {gaps!r}")
+    _check_sizes("model.relation_head.max_sentence_gap", gaps, {key: (0, MAX_SENTENCE_GAP) for key in gaps})
 
 
 def _check_span_refiner(model) -> None:
@@ -247,6 +253,17 @@ def _check_span_refiner(model) -> None:
     unknown = sorted(set(model.span_refiner) - set(DEFAULTS))
     if unknown:
         raise ConfigError(f"model.span_refiner: unknown keys {unknown}; allowed keys: {', '.join(DEFAULTS)}")
+    _check_sizes("model.span_refiner", model.span_refiner, {"max_width": (1, MAX_REFINER_WIDTH), "proj_size": (1, MAX_PART_SIZE),
+                                                            "mlp_size": (1, MAX_PART_SIZE), "members": (1, MAX_REFINER_MEMBERS)})
+
+
+def _check_sizes(section: str, settings: dict, ranges: dict) -> None:
+    """The sizes a trained part is built with: a model directory refuses anything above these limits
+    (models/configuration.py), so training must not save one."""
+    for key, (low, high) in ranges.items():
+        value = settings.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            raise ConfigError(f"{section}.{key}: expected an integer in [{low}, {high}], got {value!r}")
 
 
 def _check_train_fraction(fraction) -> None:
