@@ -20,7 +20,7 @@ from transformers.utils import ModelOutput
 
 from persian_ie.data.encoding import IGNORE
 from persian_ie.errors import ConfigError, UnsupportedUseError
-from persian_ie.models.configuration import MODEL_TYPE, PersianIEConfig
+from persian_ie.models.configuration import MODEL_TYPE, PersianIEConfig, check_config
 from persian_ie.models.encoder_split import upper_states
 from persian_ie.models.relation_head import build_relation_head
 from persian_ie.models.span_refiner import build_span_refiner
@@ -47,6 +47,9 @@ class LayeredTokenClassifier(PreTrainedModel):
     main_input_name = "input_ids"
 
     def __init__(self, config: PersianIEConfig, encoder: nn.Module | None = None):
+        # AutoModel.from_pretrained(DIR) builds the model straight from config.json, without
+        # persian-ie's loader: check it here too, before any part is allocated from its sizes.
+        check_config(config, f"{config._name_or_path}/config.json" if config._name_or_path else "config")
         super().__init__(config)
         self.schema = config.label_schema
         self.encoder = encoder if encoder is not None else encoder_from_config(config.encoder)

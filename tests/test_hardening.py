@@ -317,7 +317,9 @@ def test_oversized_part_shapes_in_config_json_are_refused_before_anything_is_bui
     settings, message = OVERSIZED[case]
     directory = _model_dir(tmp_path, **settings)
     started = time.perf_counter()
-    for load in (load_pretrained, lambda d: Predictor.from_pretrained(d, backend="torch")):
+    from transformers import AutoModel
+
+    for load in (load_pretrained, lambda d: Predictor.from_pretrained(d, backend="torch"), AutoModel.from_pretrained):
         with pytest.raises(ModelConfigError, match=r"\[E304\] .*model/config.json: " + message):
             load(directory)
     assert time.perf_counter() - started < 5
