@@ -38,11 +38,12 @@ import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from persian_ie.data.document import Document, dumps_document
-from persian_ie.errors import LedgerError, OutputWriteError
+from persian_ie.errors import LedgerError, OutputWriteError, WorkerDiedError
 from persian_ie.inference.inputs import BadRecord, FieldConfig, InputRecord, count_records, iter_inputs, printable
 from persian_ie.inference.run_state import Ledger, OutputLock, check_output_paths, check_same_run, model_identity, run_identity
 
@@ -193,8 +194,18 @@ def _prefetch_processes(iterator, preparer, workers: int, depth: int = 2):
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    except BrokenProcessPool as exc:  # from submit or result, whichever sees the dead worker first
+        raise _worker_died() from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_died() -> WorkerDiedError:
+    # The pool cannot say which document its dead worker was on, only that the run cannot go on.
+    return WorkerDiedError(
+        "a preprocessing worker process died abruptly (killed by a signal or by the system, e.g. out of memory); "
+        "every document before the chunk it was preparing is committed. Rerun with --resume to continue, "
+        "with fewer --prep-workers, or with --prep-workers 0 to prepare in the main process")
 
 
 def _committed_size(path: Path, committed: int, ledger: Ledger) -> None:

@@ -85,6 +85,12 @@ class OutputWriteError(PersianIEError):
     code = "E507"
 
 
+class WorkerDiedError(PersianIEError):
+    """A preprocessing worker process ended abruptly (killed by a signal, out of memory)."""
+
+    code = "E508"
+
+
 class ModelConfigError(PersianIEError):
     """A model directory whose config.json or weights are missing, invalid or unsafe (names file and field)."""
 

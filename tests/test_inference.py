@@ -144,6 +144,38 @@ def test_worker_failure_and_early_stop_leave_no_worker_behind(tmp_path, predicto
     assert len(read_documents(tmp_path / "out.jsonl")) == 2  # the first chunk stays committed
 
 
+class _PreparerThatDies:
+    """Kills its own worker process (as the out-of-memory killer would) on a marked text."""
+
+    def __init__(self, preparer):
+        self.preparer = preparer
+
+    def __call__(self, doc):
+        if "KILL-THIS-WORKER" in doc.text:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.preparer(doc)
+
+
+def test_a_worker_killed_hard_stops_the_run_clearly_and_resume_finishes_it(tmp_path, predictor, monkeypatch):
+    import multiprocessing
+
+    from persian_ie.errors import WorkerDiedError
+
+    src = tmp_path / "in.jsonl"
+    texts = [f"شهردار مشهد {i}" + (" KILL-THIS-WORKER" if i == 9 else "") for i in range(16)]
+    src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setattr(predictor, "preparer", _PreparerThatDies(predictor.preparer))
+    with pytest.raises(WorkerDiedError, match=r"\[E508\] a preprocessing worker process died abruptly .* --resume"):
+        run_prediction(predictor, [str(src)], out, progress=False, chunk_size=2, prep_workers=2)
+    assert multiprocessing.active_children() == []  # the broken pool left no process behind
+    committed = [d.text for d in read_documents(out)]
+    assert committed == texts[:len(committed)] and len(committed) <= 8  # whole chunks before the dead one, in order
+    monkeypatch.setattr(predictor, "preparer", predictor.preparer.preparer)
+    run_prediction(predictor, [str(src)], out, progress=False, chunk_size=2, prep_workers=2, resume=True)
+    assert [d.text for d in read_documents(out)] == texts  # nothing lost, nothing twice
+
+
 def test_prep_workers_cli_check(capsys):
     with pytest.raises(SystemExit):
         main(["predict", "x.txt", "--model", "m", "--out", "o.jsonl", "--prep-workers", "-1"])
