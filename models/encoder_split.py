@@ -41,6 +41,16 @@ def freeze_lower(encoder: nn.Module, layers: int) -> None:
         module.requires_grad_(False)
 
 
+def keep_lower_layers(encoder: nn.Module, layers: int) -> None:
+    """Drop the transformer layers above ``layers``; the encoder's config says so, so the model saves
+    and loads with that depth (a sentence-embedding encoder's top layers need not suit token tags)."""
+    blocks = transformer_blocks(encoder)
+    if not 0 < layers <= len(blocks):
+        raise ConfigError(f"model.encoder_layers: {layers} must be between 1 and {len(blocks)} for this encoder ({len(blocks)} layers)")
+    encoder.encoder.layer = blocks[:layers]
+    encoder.config.num_hidden_layers = layers
+
+
 def _mask(encoder: nn.Module, hidden: torch.Tensor, attention_mask: torch.Tensor | None):
     from transformers.masking_utils import create_bidirectional_mask
 

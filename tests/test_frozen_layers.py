@@ -71,3 +71,27 @@ def test_training_with_frozen_layers_changes_only_the_layers_above(tiny_base, tm
 def test_freeze_layers_must_be_a_count():
     with pytest.raises(ConfigError, match="model.freeze_layers: expected an integer >= 0"):
         load_config(None, ["model.freeze_layers=-1"])
+
+
+def test_a_model_trained_on_the_lower_layers_saves_and_loads_with_that_depth(tiny_base, tmp_path, corpus_docs):
+    from persian_ie.data.document import write_documents
+    from persian_ie.models.io import load_pretrained
+
+    write_documents(tmp_path / "train.jsonl", corpus_docs["train"][:4])
+    write_documents(tmp_path / "dev.jsonl", corpus_docs["dev"][:2])
+    cfg = load_config(None, [f"output_dir={tmp_path / 'run'}", f"model.base={tiny_base}", f"data.train=[{tmp_path / 'train.jsonl'}]",
+                             f"data.dev={tmp_path / 'dev.jsonl'}", "data.test=null", "optim.batch_size=8", "window.max_length=64",
+                             "window.stride=8", "bootstrap=0", "optim.max_steps=2", "optim.patience=null", "model.encoder_layers=1"])
+    train(cfg, show_progress=False)
+    model, _ = load_pretrained(tmp_path / "run" / "model")
+    assert model.config.encoder.num_hidden_layers == 1
+    assert len(model.encoder.encoder.layer) == 1
+
+
+def test_encoder_layers_must_fit_the_encoder(tiny_base):
+    from persian_ie.models.encoder_split import keep_lower_layers
+
+    with pytest.raises(ConfigError, match="model.encoder_layers: 3 must be between 1 and 2"):
+        keep_lower_layers(_encoder(tiny_base), 3)
+    with pytest.raises(ConfigError, match="model.encoder_layers: expected an integer >= 1"):
+        load_config(None, ["model.encoder_layers=0"])

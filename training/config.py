@@ -51,6 +51,8 @@ class ModelConfig:
     # The embeddings and the encoder's lower N layers stay fixed; their output is computed once per
     # run and each step trains only the layers above (training/lower_cache.py). 0: none.
     freeze_layers: int = 0
+    # Keep only the encoder's lower N transformer layers (null: all of them); the saved model has N.
+    encoder_layers: int | None = None
     decoding: str = "argmax"
     linking: str = "rules"  # rules | learned (a relation head trained after the spans, training/relations.py)
     relation_head: dict = field(default_factory=dict)  # its settings: epochs, lr, proj_size ... (training/relations.py DEFAULTS)
@@ -187,7 +189,7 @@ CHOICES = {
 # (key, smallest allowed value) for counts; epochs may be fractional.
 POSITIVE_INTS = (("optim.batch_size", 1), ("optim.grad_accum", 1), ("window.max_length", 8), ("window.stride", 0),
                  ("optim.max_steps", 1), ("optim.eval_every_steps", 1), ("optim.patience", 0), ("bootstrap", 0), ("seed", 0),
-                 ("model.freeze_layers", 0))
+                 ("model.freeze_layers", 0), ("model.encoder_layers", 1))
 
 
 def _get(config: TrainConfig, key: str):
@@ -212,7 +214,7 @@ def check_values(config: TrainConfig) -> None:
             raise ConfigError(f"data.auxiliary[{i}].format: {aux.format!r} is not one of {', '.join(CHOICES['data.format'])}")
     for key, least in POSITIVE_INTS:
         value = _get(config, key)
-        optional = key in ("optim.max_steps", "optim.eval_every_steps", "optim.patience")
+        optional = key in ("optim.max_steps", "optim.eval_every_steps", "optim.patience", "model.encoder_layers")
         if value is None and optional:
             continue
         if not isinstance(value, int) or isinstance(value, bool) or value < least:

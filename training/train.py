@@ -38,7 +38,7 @@ from persian_ie.data.schema import load_schema
 from persian_ie.errors import ConfigError, DistributedSetupError
 from persian_ie.models.base import load_encoder_and_tokenizer
 from persian_ie.models.configuration import build_config
-from persian_ie.models.encoder_split import freeze_lower
+from persian_ie.models.encoder_split import freeze_lower, keep_lower_layers
 from persian_ie.models.layered import LayeredTokenClassifier
 from persian_ie.training.batching import Collator, LengthGroupedBatches, batch_to
 from persian_ie.training.config import TrainConfig
@@ -93,6 +93,8 @@ def _optimizer(model: LayeredTokenClassifier, cfg: TrainConfig):
 def build_model(cfg: TrainConfig, schema, normalizer: Normalizer, name: str):
     """The model and tokenizer; the model's config carries every setting prediction needs."""
     encoder, tokenizer = load_encoder_and_tokenizer(cfg.model.base)
+    if cfg.model.encoder_layers:
+        keep_lower_layers(encoder, cfg.model.encoder_layers)
     config = build_config(encoder.config, schema, {"max_length": cfg.window.max_length, "stride": cfg.window.stride},
                           normalization=normalizer.config.to_dict(), decoding=cfg.model.decoding, dropout=cfg.model.dropout,
                           loss_weights=cfg.model.loss_weights, tag_weights=cfg.model.tag_weights, base_model=cfg.model.base, run_name=name, training_config=cfg.to_dict())
