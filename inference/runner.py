@@ -337,14 +337,23 @@ def _output_line(predictor, rec: InputRecord, prep, window_probs, include_text: 
         return BadRecord(rec.source, rec.position, f"output cannot be built: {type(exc).__name__}: {str(exc)[:120]}", rec.file_key)
 
 
+# A model whose refiner (or span-vector relation head) reads word vectors gets them with the
+# forward: 1.5 KB a word in float32, 160 MB for a chunk of 200 news articles. So such a chunk
+# goes through forward and postprocess this many documents at a time, and only one group's
+# vectors are held (docs/benchmarks.md §4b: peak memory and time, same spans).
+STATES_GROUP = 32
+
+
 def process_chunk(predictor, chunk, prepared, include_text, batch_tokens, summary) -> tuple[list[bytes], list[bytes]]:
     """Predict the good records of a chunk; output and error lines in input order."""
     good = [r for r in chunk if isinstance(r, InputRecord)]
-    probs = predictor.forward(prepared, batch_tokens)
     by_key = {}
-    for rec, prep, wp in zip(good, prepared, probs):
-        by_key[rec.key] = _output_line(predictor, rec, prep, wp, include_text)
-        summary.tokens += sum(len(ids) for ids, _ in prep.inputs)
+    group = STATES_GROUP if predictor.needs_states else max(len(good), 1)
+    for start in range(0, len(good), group):
+        part = prepared[start:start + group]
+        for rec, prep, wp in zip(good[start:start + group], part, predictor.forward(part, batch_tokens)):
+            by_key[rec.key] = _output_line(predictor, rec, prep, wp, include_text)
+            summary.tokens += sum(len(ids) for ids, _ in prep.inputs)
     out_lines, err_lines = [], []
     for rec in chunk:  # input order, so the output is deterministic
         line = by_key.get(rec.key, rec)

@@ -189,3 +189,27 @@ def test_train_refiner_cli_and_train_with_refine_spans(tiny_base, tiny_model_dir
     train(cfg, show_progress=False)
     assert json.loads((tmp_path / "run" / "model" / "config.json").read_text("utf-8"))["span_refiner"]["layer"] == "event"
     assert json.loads((tmp_path / "run" / "span_refiner.json").read_text("utf-8"))["label"] == "PROPOSAL"
+
+
+def test_predict_holds_word_vectors_one_group_of_documents_at_a_time_and_writes_the_same(refined_dir, few_docs, tmp_path, monkeypatch):
+    """A chunk goes through forward in groups of STATES_GROUP documents when the model reads word
+    vectors (peak memory); the output file is byte-identical to one forward over the whole chunk."""
+    from persian_ie.inference import runner
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": f"d{i}", "text": d.text}, ensure_ascii=False) + "\n" for i, d in enumerate(few_docs)), "utf-8")
+    predictor = Predictor.from_pretrained(refined_dir, backend="torch")
+    sizes = []
+    forward = predictor.forward
+    monkeypatch.setattr(predictor, "forward", lambda prepared, *a, **k: sizes.append(len(prepared)) or forward(prepared, *a, **k))
+
+    def run(group, name):
+        monkeypatch.setattr(runner, "STATES_GROUP", group)
+        sizes.clear()
+        runner.run_prediction(predictor, [str(source)], tmp_path / name, progress=False)
+        return list(sizes), (tmp_path / name).read_bytes()
+
+    grouped, grouped_out = run(4, "grouped.jsonl")
+    whole, whole_out = run(1000, "whole.jsonl")
+    assert grouped == [4, 2] and whole == [6]
+    assert grouped_out == whole_out and grouped_out.count(b"\n") == 6
