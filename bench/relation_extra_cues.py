@@ -64,6 +64,17 @@ def dev_f1(train_ex, dev_ex, n_features: int, seed: int) -> dict:
     return {**{k: round(v[3], 3) for k, v in tuned.items()}, "micro@0.5": round(at_half["micro"][3], 3)}
 
 
+def candidate_recall(examples) -> dict:
+    """Per relation type: gold relations among the candidate pairs / all gold relations (the head's ceiling)."""
+    found, total = {}, {}
+    for cands, _, _, gold, _ in examples:
+        keys = {(c.type, c.head.id, c.tail.id) for c in cands}
+        for relation in gold:
+            total[relation[0]] = total.get(relation[0], 0) + 1
+            found[relation[0]] = found.get(relation[0], 0) + (relation in keys)
+    return {t: f"{found[t]}/{total[t]}" for t in sorted(total)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -74,6 +85,7 @@ def main(argv=None) -> int:
     splits = {"train": "data/corpus/train.jsonl", "dev": "data/corpus/dev.jsonl"}
     _, data = cached_examples(args.model, splits, Path(args.cache))
     docs = {name: read_documents(path) for name, path in splits.items()}
+    print(json.dumps({"candidate_recall": {name: candidate_recall(data[name]) for name in splits}}))
     variants = {"pair features (the default head)": (data["train"], data["dev"], N_FEATURES),
                 "with the extra cues": (with_extra_cues(data["train"], docs["train"]), with_extra_cues(data["dev"], docs["dev"]), N_FEATURES + N_EXTRA)}
     for name, (train_ex, dev_ex, n_features) in variants.items():

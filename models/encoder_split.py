@@ -18,12 +18,12 @@ from torch import nn
 from persian_ie.errors import ConfigError
 
 
-def transformer_blocks(encoder: nn.Module) -> nn.ModuleList:
-    """The encoder's transformer layers, bottom first."""
+def transformer_blocks(encoder: nn.Module, option: str = "model.freeze_layers") -> nn.ModuleList:
+    """The encoder's transformer layers, bottom first (``option``: the setting an error names)."""
     blocks = getattr(getattr(encoder, "encoder", None), "layer", None)
     if not hasattr(encoder, "embeddings") or not isinstance(blocks, nn.ModuleList):
-        raise ConfigError(f"model.freeze_layers: the encoder {type(encoder).__name__} is not laid out like BERT "
-                          "(embeddings, then encoder.layer); set model.freeze_layers: 0")
+        raise ConfigError(f"{option}: the encoder {type(encoder).__name__} is not laid out like BERT "
+                          f"(embeddings, then encoder.layer); leave {option} unset")
     return blocks
 
 
@@ -44,7 +44,7 @@ def freeze_lower(encoder: nn.Module, layers: int) -> None:
 def keep_lower_layers(encoder: nn.Module, layers: int) -> None:
     """Drop the transformer layers above ``layers``; the encoder's config says so, so the model saves
     and loads with that depth (a sentence-embedding encoder's top layers need not suit token tags)."""
-    blocks = transformer_blocks(encoder)
+    blocks = transformer_blocks(encoder, "model.encoder_layers")
     if not 0 < layers <= len(blocks):
         raise ConfigError(f"model.encoder_layers: {layers} must be between 1 and {len(blocks)} for this encoder ({len(blocks)} layers)")
     encoder.encoder.layer = blocks[:layers]

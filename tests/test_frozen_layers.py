@@ -95,3 +95,9 @@ def test_encoder_layers_must_fit_the_encoder(tiny_base):
         keep_lower_layers(_encoder(tiny_base), 3)
     with pytest.raises(ConfigError, match="model.encoder_layers: expected an integer >= 1"):
         load_config(None, ["model.encoder_layers=0"])
+
+
+def test_frozen_layers_must_leave_a_kept_layer_to_train():
+    with pytest.raises(ConfigError, match=r"model.freeze_layers: 4 must be below model.encoder_layers \(4\)"):
+        load_config(None, ["model.encoder_layers=4", "model.freeze_layers=4"])
+    load_config(None, ["model.encoder_layers=4", "model.freeze_layers=3"])

@@ -82,6 +82,9 @@ def test_resume_without_checkpoint_is_a_clear_error(tiny_base, tmp_path, small_f
     ("model.span_refiner={members: 0}", r"model.span_refiner.members: expected an integer in \[1, 16\]"),
     ("model.relation_head={mlp_size: 99999}", r"model.relation_head.mlp_size: expected an integer in \[1, 4096\]"),
     ("model.relation_head={max_sentence_gap: {party: 10000}}", r"model.relation_head.max_sentence_gap.party: expected an integer in \[0, 32\]"),
+    ("model.relation_head={max_sentence_gap: {foo: 1}}", r"model.relation_head.max_sentence_gap: unknown relation types \['foo'\]"),
+    ("model.relation_head={dropout: 1.0}", r"model.relation_head.dropout: must be a number in \[0, 1\)"),
+    ("model.span_refiner={dropout: -0.1}", r"model.span_refiner.dropout: must be a number in \[0, 1\)"),
 ])
 def test_part_sizes_a_model_directory_would_refuse_are_refused_before_training(override, message):
     with pytest.raises(ConfigError, match=message):

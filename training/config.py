@@ -219,6 +219,9 @@ def check_values(config: TrainConfig) -> None:
             continue
         if not isinstance(value, int) or isinstance(value, bool) or value < least:
             raise ConfigError(f"{key}: expected an integer >= {least}, got {value!r}")
+    kept, frozen = config.model.encoder_layers, config.model.freeze_layers
+    if kept and frozen >= kept:
+        raise ConfigError(f"model.freeze_layers: {frozen} must be below model.encoder_layers ({kept}) to leave a layer to train")
     epochs = config.optim.epochs
     if not isinstance(epochs, (int, float)) or isinstance(epochs, bool) or not epochs > 0 or epochs != epochs or epochs == float("inf"):
         raise ConfigError(f"optim.epochs: expected a number > 0 (e.g. 3 or 0.5), got {epochs!r}")
@@ -242,7 +245,13 @@ def _check_relation_head(settings) -> None:
     gaps = settings.get("max_sentence_gap", {})
     if not isinstance(gaps, dict):
         raise ConfigError(f"model.relation_head.max_sentence_gap: expected a mapping of relation types to integers, got {gaps!r}")
+    from persian_ie.models.relation_head import TYPE_NAMES
+
+    strange = sorted(set(gaps) - set(TYPE_NAMES))
+    if strange:
+        raise ConfigError(f"model.relation_head.max_sentence_gap: unknown relation types {strange}; known: {', '.join(TYPE_NAMES)}")
     _check_sizes("model.relation_head.max_sentence_gap", gaps, {key: (0, MAX_SENTENCE_GAP) for key in gaps})
+    _check_dropout("model.relation_head", settings)
 
 
 def _check_span_refiner(model) -> None:
@@ -257,6 +266,14 @@ def _check_span_refiner(model) -> None:
         raise ConfigError(f"model.span_refiner: unknown keys {unknown}; allowed keys: {', '.join(DEFAULTS)}")
     _check_sizes("model.span_refiner", model.span_refiner, {"max_width": (1, MAX_REFINER_WIDTH), "proj_size": (1, MAX_PART_SIZE),
                                                             "mlp_size": (1, MAX_PART_SIZE), "members": (1, MAX_REFINER_MEMBERS)})
+    _check_dropout("model.span_refiner", model.span_refiner)
+
+
+def _check_dropout(section: str, settings: dict) -> None:
+    """The range a model directory's config.json must have (models/configuration.py), checked before training."""
+    value = settings.get("dropout", 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"{section}.dropout: must be a number in [0, 1), got {value!r}")
 
 
 def _check_sizes(section: str, settings: dict, ranges: dict) -> None:
