@@ -39,7 +39,8 @@ def _step(run) -> float:
     return time.perf_counter() - start
 
 
-def variants(encoder, ids, mask, upper: list[int], keep: list[int], bf16: bool) -> dict:
+def variants(encoder, ids, mask, upper: list[int], keep: list[int], bf16: bool) -> tuple[dict, list]:
+    """Name -> step function, and every encoder whose gradients a round must clear."""
     total = len(transformer_blocks(encoder))
     encoders = [encoder]
     out = {"full": lambda: encoder(input_ids=ids, attention_mask=mask).last_hidden_state}

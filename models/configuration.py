@@ -31,6 +31,11 @@ MAX_REFINER_MEMBERS = 16
 MAX_SENTENCE_GAP = 32
 
 
+def is_dropout_rate(value) -> bool:
+    """A number in [0, 1) (not a bool): what every dropout setting of a model must be."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value < 1
+
+
 class PersianIEConfig(PretrainedConfig):
     model_type = MODEL_TYPE
 
@@ -107,7 +112,7 @@ def _check_settings(config: PersianIEConfig, origin: str) -> None:
     from persian_ie.errors import ConfigError
 
     dropout = config.dropout
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+    if not is_dropout_rate(dropout):
         raise ModelConfigError(f"{origin}: field 'dropout' must be a number in [0, 1), got {dropout!r}")
     weights = config.loss_weights or {}
     if not isinstance(weights, dict) or any(isinstance(w, bool) or not isinstance(w, (int, float)) for w in weights.values()):
@@ -172,7 +177,7 @@ def _check_span_refiner(params, schema: LabelSchema, origin: str) -> None:
         if key in params:
             _bounded_int(params[key], origin, f"span_refiner.{key}", limit)
     dropout = params.get("dropout", 0.0)
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+    if not is_dropout_rate(dropout):
         raise ModelConfigError(f"{origin}: field 'span_refiner.dropout' must be a number in [0, 1), got {dropout!r}")
 
 
