@@ -1,17 +1,23 @@
 """Issue 14 item 5: the ``accelerate launch`` training path, run on CPU with
 two processes over gloo.
 
-Both runs train a tiny model on four documents (train = dev = test) for 120
-steps, as subprocesses with one thread each so that they are deterministic.
-The one-process run uses batch 16 and the two-process run batch 8 per
-process, so each optimizer step sees the same windows.
+Both runs train a tiny model on four documents (train = dev = test) for 160
+steps, as subprocesses with one thread each so that they are deterministic on
+one machine. The one-process run uses batch 16 and the two-process run batch 8
+per process, so each optimizer step sees the same windows.
 
 Tolerance: best dev micro-F1 of the two runs within 0.05, and both >= 0.9
 (the overfitting floor of test_hf_model.py). They cannot be equal: two
 processes average two per-process token means where one process takes one
 mean over all tokens, and sum gradients in another order, so the runs drift
-apart by a few spans. Measured on the 2-core machine: 0.977 (one process) vs
-0.964 (two), i.e. 0.013; one span of the 43 is worth about 0.012-0.023.
+apart by a few spans; one span of the 43 is worth about 0.012-0.023.
+
+Why 160 steps: with 120, the learning rate was still high at the end and the
+dev F1 curves were chaotic: which CPU kernels ran decided the result. CI on
+another machine got 1.0 (one process) against 0.941 (two), and forcing
+ATEN_CPU_CAPABILITY=default/avx2/avx512 here gave best F1 between 0.953 and
+1.0. With 160 steps the linear decay brings both runs to rest: all six runs
+(three kernel sets x one/two processes) reached 1.0 by step 140.
 """
 
 import json
@@ -28,7 +34,7 @@ import torch.distributed as dist  # noqa: E402
 pytestmark = pytest.mark.skipif(not (dist.is_available() and dist.is_gloo_available()), reason="torch has no gloo backend: no multi-process training on CPU")
 
 TOLERANCE = 0.05
-STEPS = 120
+STEPS = 160
 
 
 def _free_port() -> int:
