@@ -75,13 +75,19 @@ def candidate_recall(examples) -> dict:
     return {t: f"{found[t]}/{total[t]}" for t in sorted(total)}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def head_bench_arguments(description: str, argv=None) -> argparse.Namespace:
+    """--model, --cache, --seeds: what the benches comparing relation heads on the cached candidates take.
+    Sets torch to one thread (the head is small; the seeds' figures should not depend on the machine's cores)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", required=True)
     parser.add_argument("--cache", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15, 16, 17])
-    args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = head_bench_arguments(__doc__.splitlines()[0], argv)
     splits = {"train": "data/corpus/train.jsonl", "dev": "data/corpus/dev.jsonl"}
     _, data = cached_examples(args.model, splits, Path(args.cache))
     docs = {name: read_documents(path) for name, path in splits.items()}

@@ -16,7 +16,6 @@ scikit-learn is not a dependency of the package: this is a measurement only.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from persian_ie.bench.relation_extra_cues import dev_f1
+from persian_ie.bench.relation_extra_cues import dev_f1, head_bench_arguments
 from persian_ie.bench.relation_variants import cached_examples
 from persian_ie.models.relation_head import N_FEATURES
 from persian_ie.training.relations import TYPE_NAMES, tune_thresholds, type_f1
@@ -67,12 +66,7 @@ VARIANTS = {
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--cache", required=True)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15, 16, 17])
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    args = head_bench_arguments(__doc__.splitlines()[0], argv)
     _, data = cached_examples(args.model, {"train": "data/corpus/train.jsonl", "dev": "data/corpus/dev.jsonl"}, Path(args.cache))
     print(json.dumps({"train_pairs": int(len(labels(data["train"]))), "positives": int(labels(data["train"]).sum())}))
     runs = {"MLP head (the default)": lambda seed: dev_f1(data["train"], data["dev"], N_FEATURES, seed)}
