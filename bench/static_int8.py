@@ -98,11 +98,9 @@ def quantize_static_variant(plain: Path, out: Path, feeds, method: str, keep_flo
     return len(excluded)
 
 
-def predict_with(predictor, session_or_backend, docs):
-    """Test-split predictions and forward seconds with the encoder session swapped in."""
-    backend = predictor.backend
-    if not hasattr(session_or_backend, "logits"):
-        backend.session = session_or_backend
+def predict_with(predictor, session, docs):
+    """Predictions and forward seconds with ``session`` as the ONNX backend's encoder (embeddings and heads stay)."""
+    predictor.backend.session = session
     prepared = [predictor.prepare(d) for d in docs]
     start = time.perf_counter()
     probs = predictor.forward(prepared)
