@@ -50,7 +50,10 @@ def tree_scores(model, examples) -> list[list[float]]:
 
 
 def gbdt_f1(train_ex, dev_ex, seed: int, **params) -> dict:
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    try:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+    except ImportError:
+        raise SystemExit("relation_gbdt: this bench needs scikit-learn (pip install scikit-learn); the package does not")
 
     model = HistGradientBoostingClassifier(random_state=seed, **params).fit(table(train_ex), labels(train_ex))
     scores = tree_scores(model, dev_ex)
