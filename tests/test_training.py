@@ -85,6 +85,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tiny_base, tmp_path, small_f
     ("model.relation_head={max_sentence_gap: {foo: 1}}", r"model.relation_head.max_sentence_gap: unknown relation types \['foo'\]"),
     ("model.relation_head={dropout: 1.0}", r"model.relation_head.dropout: must be a number in \[0, 1\)"),
     ("model.span_refiner={dropout: -0.1}", r"model.span_refiner.dropout: must be a number in \[0, 1\)"),
+    ("model.dropout=1.0", r"model.dropout: must be a number in \[0, 1\)"),
 ])
 def test_part_sizes_a_model_directory_would_refuse_are_refused_before_training(override, message):
     with pytest.raises(ConfigError, match=message):

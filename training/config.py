@@ -227,10 +227,11 @@ def check_values(config: TrainConfig) -> None:
         raise ConfigError(f"optim.epochs: expected a number > 0 (e.g. 3 or 0.5), got {epochs!r}")
     _check_train_fraction(config.data.train_fraction)
     _check_loss_weights(config)
-    for key in ("optim.lr", "optim.head_lr", "optim.weight_decay", "optim.warmup_ratio", "model.dropout", "optim.max_grad_norm"):
+    for key in ("optim.lr", "optim.head_lr", "optim.weight_decay", "optim.warmup_ratio", "optim.max_grad_norm"):
         value = _get(config, key)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{key}: expected a number >= 0, got {value!r}")
+    _check_dropout("model", {"dropout": config.model.dropout})
 
 
 def _check_relation_head(settings) -> None:
