@@ -15,14 +15,15 @@ head and refiner, against float32 ONNX (the same export, unquantized):
 * forward seconds on the test split's windows, each variant timed in turn,
   twice, beside float32 ONNX and dynamic int8.
 
-Prints what it measured; nothing is cached or saved into the model.
+Prints what it measured. The static graphs live in a temporary folder;
+nothing is saved into the model (the float32 and dynamic int8 graphs are the
+backends' usual cached export).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import tempfile
 import time
 from pathlib import Path
@@ -84,17 +85,14 @@ def ffn_output_matmuls(graph: Path) -> list[str]:
 def quantize_static_variant(plain: Path, out: Path, feeds, method: str, keep_float: tuple) -> int:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
+    from persian_ie.models.backends import quiet_quantizer
+
     excluded = ffn_output_matmuls(plain) if "ffn_out" in keep_float else []
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer logs every tensor it leaves in float
-    try:
+    with quiet_quantizer():
         quantize_static(str(plain), str(out), calibration_reader(feeds), quant_format=QuantFormat.QDQ, op_types_to_quantize=["MatMul"],
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=excluded,
                         calibrate_method=getattr(CalibrationMethod, method),
                         extra_options={"MatMulConstBOnly": True, "CalibPercentile": 99.999})
-    finally:
-        root.setLevel(level)
     return len(excluded)
 
 
@@ -112,7 +110,7 @@ def main(argv=None) -> int:
     from persian_ie.bench.cpu import span_agreement
     from persian_ie.data.document import read_documents
     from persian_ie.eval.report import evaluate_documents
-    from persian_ie.models.backends import cpu_session, ensure_export, export_encoder
+    from persian_ie.models.backends import cpu_session, export_dir_for, export_encoder
     from persian_ie.models.io import load_pretrained
     from persian_ie.models.predictor import Predictor
 
@@ -122,8 +120,8 @@ def main(argv=None) -> int:
     parser.add_argument("--articles", type=int, default=65, help="test articles predicted")
     args = parser.parse_args(argv)
 
-    export = ensure_export(Path(args.model))
-    predictor = Predictor.from_pretrained(args.model, backend="onnx")
+    predictor = Predictor.from_pretrained(args.model, backend="onnx")  # builds the backends' export if it is not cached
+    export = export_dir_for(Path(args.model))
     fp32_session = predictor.backend.session
     recorder = RecordingBackend(predictor.backend)
     predictor.backend = recorder

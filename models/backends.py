@@ -34,8 +34,10 @@ JSON are read back (no pickle).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -277,23 +279,27 @@ def fuse_encoder(plain: Path, fused: Path, encoder_config) -> dict[str, int]:
     return {op: n for op, n in optimized.get_fused_operator_statistics().items() if n}
 
 
-def quantize_encoder(fp32: Path, int8: Path) -> None:
-    """Dynamic int8: weights per output channel, only MatMuls with a constant weight
-    (the attention score products between activations stay float)."""
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # the quantizer reports every tensor it leaves in float through the root logger (73 lines in
-    # the quickstart's output, none of them actionable here): quiet while it runs
+@contextlib.contextmanager
+def quiet_quantizer():
+    """ONNX Runtime's quantizer reports every tensor it leaves in float through the root logger
+    (73 lines in the quickstart's output, none of them actionable here): errors only while it runs."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        quantize_dynamic(str(fp32), str(int8), per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
-                         extra_options={"MatMulConstBOnly": True})
+        yield
     finally:
         root.setLevel(level)
+
+
+def quantize_encoder(fp32: Path, int8: Path) -> None:
+    """Dynamic int8: weights per output channel, only MatMuls with a constant weight
+    (the attention score products between activations stay float)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with quiet_quantizer():
+        quantize_dynamic(str(fp32), str(int8), per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                         extra_options={"MatMulConstBOnly": True})
 
 
 def load_backend(name: str, model_dir: Path, model=None, device: str = "cpu", dtype=None):
