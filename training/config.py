@@ -82,6 +82,7 @@ class OptimConfig:
     eval_every_steps: int | None = None  # None: once per epoch
     patience: int | None = 3
     compile: bool = False
+    ema_decay: float = 0.0  # > 0: dev evaluation and the kept model use a moving average of the weights (training/weight_average.py)
 
 
 @dataclass
@@ -232,6 +233,12 @@ def check_values(config: TrainConfig) -> None:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{key}: expected a number >= 0, got {value!r}")
     _check_dropout("model", {"dropout": config.model.dropout})
+    _check_ema_decay(config.optim.ema_decay)
+
+
+def _check_ema_decay(value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"optim.ema_decay: expected a number in [0, 1) (0 switches the weight average off; e.g. 0.99), got {value!r}")
 
 
 def _check_relation_head(settings) -> None:

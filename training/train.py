@@ -21,6 +21,7 @@ Without GPUs: ``ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -46,6 +47,7 @@ from persian_ie.training.lower_cache import Indexed, LowerStateCache
 from persian_ie.training.corpora import load_training_documents
 from persian_ie.training.evaluation import evaluate_model, write_reports
 from persian_ie.training.saving import save_run_model
+from persian_ie.training.weight_average import FILE as AVERAGE_FILE, WeightAverage
 
 log = logging.getLogger(__name__)
 
@@ -108,20 +110,27 @@ def build_model(cfg: TrainConfig, schema, normalizer: Normalizer, name: str):
     return model, tokenizer
 
 
-def _save_checkpoint(accelerator, out: Path, progress: Progress) -> None:
+def _save_checkpoint(accelerator, out: Path, progress: Progress, average: WeightAverage | None) -> None:
     ckpt = out / "checkpoint"
     accelerator.save_state(str(ckpt), safe_serialization=True)
     if accelerator.is_main_process:
+        if average is not None:
+            average.save(ckpt)
         tmp = ckpt / "progress.json.tmp"
         tmp.write_text(json.dumps(progress.__dict__))
         tmp.replace(ckpt / "progress.json")
 
 
-def _load_checkpoint(accelerator, out: Path) -> Progress:
+def _load_checkpoint(accelerator, out: Path, average: WeightAverage | None) -> Progress:
     ckpt = out / "checkpoint"
     if not (ckpt / "progress.json").exists():
         raise ConfigError(f"--resume: no checkpoint in {ckpt}; start without --resume, or point output_dir at the interrupted run")
+    if average is not None and not (ckpt / AVERAGE_FILE).exists():
+        raise ConfigError(f"--resume: optim.ema_decay is set but {ckpt} has no {AVERAGE_FILE} (the run started without it); "
+                          "resume with the run's own config.yaml")
     accelerator.load_state(str(ckpt))
+    if average is not None:
+        average.load(ckpt)
     return Progress(**json.loads((ckpt / "progress.json").read_text()))
 
 
@@ -167,7 +176,8 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
         # so the best model saves and reloads like an uncompiled one.
         model.encoder.compile(dynamic=True)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    progress = _load_checkpoint(accelerator, out) if resume else Progress()
+    average = WeightAverage(accelerator.unwrap_model(model), cfg.optim.ema_decay) if cfg.optim.ema_decay else None
+    progress = _load_checkpoint(accelerator, out, average) if resume else Progress()
     bar = tqdm(total=total_steps, initial=progress.step, desc="train", disable=not (show_progress and accelerator.is_main_process), unit="step")
     started = time.time()
     stop = False
@@ -190,13 +200,16 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             if not accelerator.sync_gradients:
                 continue
             progress.step += 1
+            if average is not None:
+                average.update()
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}", best_f1=f"{max(progress.best_f1, 0):.3f}")
             end_of_epoch = progress.batch_in_epoch >= batches_per_epoch
             due = (cfg.optim.eval_every_steps and progress.step % cfg.optim.eval_every_steps == 0) or (not cfg.optim.eval_every_steps and end_of_epoch)
             if due or progress.step >= total_steps:
-                stop = _evaluate_and_select(accelerator, model, tokenizer, dev_docs, schema, out, progress, float(loss.item()), cfg)
-                _save_checkpoint(accelerator, out, progress)
+                with average.swapped_in() if average is not None else contextlib.nullcontext():
+                    stop = _evaluate_and_select(accelerator, model, tokenizer, dev_docs, schema, out, progress, float(loss.item()), cfg)
+                _save_checkpoint(accelerator, out, progress, average)
             if stop or progress.step >= total_steps:
                 break
         else:
