@@ -169,20 +169,13 @@ def _check_head_shape(proj_size, mlp_size, dropout) -> None:
 
 
 def _checked_gaps(gaps) -> dict:
-    """``max_sentence_gap``: relation type -> sentences looked back, an integer in [0, MAX_SENTENCE_GAP]
-    (candidate enumeration loops over the gap for every head span)."""
-    from persian_ie.models.configuration import MAX_SENTENCE_GAP
-    from persian_ie.models.relation_head import TYPE_NAMES
+    from persian_ie.models.configuration import sentence_gap_problem
 
     if gaps is None:
         return {}
-    if not isinstance(gaps, dict):
-        raise ModelConfigError(f"params.max_sentence_gap must map relation types {list(TYPE_NAMES)} to integers, got {gaps!r}")
-    for key, value in gaps.items():
-        if key not in TYPE_NAMES or isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ModelConfigError(f"params.max_sentence_gap: {key!r}: {value!r} must be a relation type {list(TYPE_NAMES)} with an integer >= 0")
-        if value > MAX_SENTENCE_GAP:
-            raise ModelConfigError(f"params.max_sentence_gap.{key} is {value}, above the {MAX_SENTENCE_GAP} limit")
+    problem = sentence_gap_problem(gaps)
+    if problem:
+        raise ModelConfigError(f"params.max_sentence_gap: {problem}")
     return dict(gaps)
 
 

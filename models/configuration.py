@@ -31,6 +31,22 @@ MAX_REFINER_MEMBERS = 16
 MAX_SENTENCE_GAP = 32
 
 
+def sentence_gap_problem(gaps) -> str | None:
+    """What is wrong with a relation head's ``max_sentence_gap`` (None if nothing): relation type ->
+    sentences looked back, an integer in [0, MAX_SENTENCE_GAP] (candidate enumeration loops over the
+    gap for every head span). One rule for training configs and model directories."""
+    from persian_ie.models.relation_head import TYPE_NAMES
+
+    if not isinstance(gaps, dict):
+        return f"expected a mapping of relation types ({', '.join(TYPE_NAMES)}) to integers, got {gaps!r}"
+    for key, value in gaps.items():
+        if key not in TYPE_NAMES:
+            return f"unknown relation type {key!r}; known: {', '.join(TYPE_NAMES)}"
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SENTENCE_GAP:
+            return f"{key}: expected an integer in [0, {MAX_SENTENCE_GAP}], got {value!r}"
+    return None
+
+
 def is_dropout_rate(value) -> bool:
     """A number in [0, 1) (not a bool): what every dropout setting of a model must be."""
     return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value < 1

@@ -292,9 +292,9 @@ OVERSIZED = {
                          r"field 'relation_model': params.mlp_size must be an integer >= 1, got '128'"),
     "head dropout": (dict(relation_model={**HEAD, "params": {**HEAD["params"], "dropout": -1}}), r"field 'relation_model': params.dropout must be a number in \[0, 1\)"),
     "head sentence gap": (dict(relation_model={**HEAD, "params": {**HEAD["params"], "max_sentence_gap": {"party": 10**12}}}),
-                          r"field 'relation_model': params.max_sentence_gap.party is 1000000000000, above the 32 limit"),
+                          r"field 'relation_model': params.max_sentence_gap: party: expected an integer in \[0, 32\], got 1000000000000"),
     "head gap type": (dict(relation_model={**HEAD, "params": {**HEAD["params"], "max_sentence_gap": {"partner": 1}}}),
-                      r"field 'relation_model': params.max_sentence_gap: 'partner'"),
+                      r"field 'relation_model': params.max_sentence_gap: unknown relation type 'partner'"),
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from persian_ie.data.normalize import NormalizerConfig
 from persian_ie.data.safe_yaml import load_yaml
 from persian_ie.errors import ConfigError, YamlError
-from persian_ie.models.configuration import MAX_PART_SIZE, MAX_REFINER_MEMBERS, MAX_REFINER_WIDTH, MAX_SENTENCE_GAP, is_dropout_rate
+from persian_ie.models.configuration import MAX_PART_SIZE, MAX_REFINER_MEMBERS, MAX_REFINER_WIDTH, is_dropout_rate, sentence_gap_problem
 
 
 @dataclass
@@ -250,15 +250,9 @@ def _check_relation_head(settings) -> None:
     if unknown:
         raise ConfigError(f"model.relation_head: unknown keys {unknown}; allowed keys: {', '.join(DEFAULTS)}")
     _check_sizes("model.relation_head", settings, {"proj_size": (0, MAX_PART_SIZE), "mlp_size": (1, MAX_PART_SIZE)})
-    gaps = settings.get("max_sentence_gap", {})
-    if not isinstance(gaps, dict):
-        raise ConfigError(f"model.relation_head.max_sentence_gap: expected a mapping of relation types to integers, got {gaps!r}")
-    from persian_ie.models.relation_head import TYPE_NAMES
-
-    strange = sorted(set(gaps) - set(TYPE_NAMES))
-    if strange:
-        raise ConfigError(f"model.relation_head.max_sentence_gap: unknown relation types {strange}; known: {', '.join(TYPE_NAMES)}")
-    _check_sizes("model.relation_head.max_sentence_gap", gaps, {key: (0, MAX_SENTENCE_GAP) for key in gaps})
+    problem = sentence_gap_problem(settings.get("max_sentence_gap", {}))
+    if problem:
+        raise ConfigError(f"model.relation_head.max_sentence_gap: {problem}")
     _check_dropout("model.relation_head", settings)
 
 
