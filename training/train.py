@@ -178,6 +178,10 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     average = WeightAverage(accelerator.unwrap_model(model), cfg.optim.ema_decay) if cfg.optim.ema_decay else None
     progress = _load_checkpoint(accelerator, out, average) if resume else Progress()
+    # Starting a DataLoader iterator draws its base seed from the global RNG. The uninterrupted run drew
+    # it before the checkpoint was saved, so the resumed run puts back the state the checkpoint restored
+    # once its first iterator exists: dropout then sees the same numbers and resuming is exact.
+    restored_rng = torch.get_rng_state() if resume else None
     bar = tqdm(total=total_steps, initial=progress.step, desc="train", disable=not (show_progress and accelerator.is_main_process), unit="step")
     started = time.time()
     stop = False
@@ -186,6 +190,10 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
         epoch_loader = accelerator.prepare_data_loader(loader) if accelerator.num_processes > 1 else loader
         batches = accelerator.skip_first_batches(epoch_loader, progress.batch_in_epoch) if progress.batch_in_epoch else epoch_loader
         model.train()
+        batches = iter(batches)
+        if restored_rng is not None:
+            torch.set_rng_state(restored_rng)
+            restored_rng = None
         for batch in batches:
             batch = batch_to(batch, accelerator.device)
             with accelerator.accumulate(model):
