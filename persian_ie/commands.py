@@ -66,7 +66,8 @@ def format_facts(doc, labels: list[str]) -> str:
         lines.append(f"  official: {off['person']['text']} — {off['title']['text']}")
     for prop in records.get("proposals", []):
         who = prop["proposer"]["text"] if prop["proposer"] else "?"
-        parties = ", ".join(p["text"] for p in prop["parties"]) or "-"
+        # one name once: a proposal may link two mentions of the same city (the records keep both)
+        parties = ", ".join(dict.fromkeys(p["text"] for p in prop["parties"])) or "-"
         lines.append(f"  proposal: «{prop['proposal']['text']}» by {who}; parties: {parties}")
     return "\n".join(lines) or "  (nothing found)"
 

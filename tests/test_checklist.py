@@ -37,3 +37,14 @@ def test_linker_on_gold_spans_gets_the_seed_facts():
     facts = check_seed(link_gold(_seed(), Normalizer()))
     print(format_checklist(facts))
     assert next(f for f in facts if f.name.startswith("official")).ok
+
+
+def test_printed_facts_name_each_party_once():
+    from persian_ie.commands import format_facts
+    from persian_ie.data.document import Document
+
+    text = "پیشنهاد همکاری غزه با مشهد و غزه"
+    doc = Document("d", text, [Span("p", 0, 14, "PROPOSAL"), Span("a", 15, 18, "CITY"), Span("b", 22, 26, "CITY"), Span("c", 29, 32, "CITY")])
+    ref = lambda s: {"id": s.id, "text": text[s.start:s.end]}
+    doc.extra["records"] = {"proposals": [{"proposal": ref(doc.spans[0]), "proposer": None, "parties": [ref(s) for s in doc.spans[1:]]}]}
+    assert "by ?; parties: غزه, مشهد" in format_facts(doc, ["CITY", "PROPOSAL"])
