@@ -23,12 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from persian_ie.bench.relation_extra_cues import dev_f1, head_bench_arguments
+from persian_ie.bench.relation_extra_cues import dev_f1, head_bench_arguments, scored_f1
 from persian_ie.bench.relation_variants import cached_examples
 from persian_ie.models.relation_head import N_FEATURES
-from persian_ie.training.relations import TYPE_NAMES, tune_thresholds, type_f1
-
-HALF = {t: 0.5 for t in TYPE_NAMES}
+from persian_ie.training.relations import TYPE_NAMES
 
 
 def table(examples) -> np.ndarray:
@@ -56,9 +54,7 @@ def gbdt_f1(train_ex, dev_ex, seed: int, **params) -> dict:
         raise SystemExit("relation_gbdt: this bench needs scikit-learn (pip install scikit-learn); the package does not")
 
     model = HistGradientBoostingClassifier(random_state=seed, **params).fit(table(train_ex), labels(train_ex))
-    scores = tree_scores(model, dev_ex)
-    tuned = type_f1(dev_ex, scores, tune_thresholds(dev_ex, scores))
-    return {**{k: round(v[3], 3) for k, v in tuned.items()}, "micro@0.5": round(type_f1(dev_ex, scores, HALF)["micro"][3], 3)}
+    return scored_f1(dev_ex, tree_scores(model, dev_ex))
 
 
 VARIANTS = {
