@@ -157,14 +157,14 @@ class LearnedLinker:
 def _check_head_shape(proj_size, mlp_size, dropout) -> None:
     """The head's sizes allocate when the model is built: integers within MAX_PART_SIZE
     (proj_size may be 0: no span projection), dropout in [0, 1)."""
-    from persian_ie.models.configuration import MAX_PART_SIZE, is_dropout_rate
+    from persian_ie.models.configuration import MAX_PART_SIZE, is_rate
 
     for key, value, low in (("proj_size", proj_size, 0), ("mlp_size", mlp_size, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ModelConfigError(f"params.{key} must be an integer >= {low}, got {value!r}")
         if value > MAX_PART_SIZE:
             raise ModelConfigError(f"params.{key} is {value}, above the {MAX_PART_SIZE} limit")
-    if not is_dropout_rate(dropout):
+    if not is_rate(dropout):
         raise ModelConfigError(f"params.dropout must be a number in [0, 1), got {dropout!r}")
 
 

@@ -47,8 +47,9 @@ def sentence_gap_problem(gaps) -> str | None:
     return None
 
 
-def is_dropout_rate(value) -> bool:
-    """A number in [0, 1) (not a bool): what every dropout setting of a model must be."""
+def is_rate(value) -> bool:
+    """A number in [0, 1) (not a bool): every dropout setting of a model, and the training
+    weight average's decay (training/config.py)."""
     return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value < 1
 
 
@@ -128,7 +129,7 @@ def _check_settings(config: PersianIEConfig, origin: str) -> None:
     from persian_ie.errors import ConfigError
 
     dropout = config.dropout
-    if not is_dropout_rate(dropout):
+    if not is_rate(dropout):
         raise ModelConfigError(f"{origin}: field 'dropout' must be a number in [0, 1), got {dropout!r}")
     weights = config.loss_weights or {}
     if not isinstance(weights, dict) or any(isinstance(w, bool) or not isinstance(w, (int, float)) for w in weights.values()):
@@ -193,7 +194,7 @@ def _check_span_refiner(params, schema: LabelSchema, origin: str) -> None:
         if key in params:
             _bounded_int(params[key], origin, f"span_refiner.{key}", limit)
     dropout = params.get("dropout", 0.0)
-    if not is_dropout_rate(dropout):
+    if not is_rate(dropout):
         raise ModelConfigError(f"{origin}: field 'span_refiner.dropout' must be a number in [0, 1), got {dropout!r}")
 
 

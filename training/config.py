@@ -14,7 +14,7 @@ from typing import Any
 from persian_ie.data.normalize import NormalizerConfig
 from persian_ie.data.safe_yaml import load_yaml
 from persian_ie.errors import ConfigError, YamlError
-from persian_ie.models.configuration import MAX_PART_SIZE, MAX_REFINER_MEMBERS, MAX_REFINER_WIDTH, is_dropout_rate, sentence_gap_problem
+from persian_ie.models.configuration import MAX_PART_SIZE, MAX_REFINER_MEMBERS, MAX_REFINER_WIDTH, is_rate, sentence_gap_problem
 
 
 @dataclass
@@ -237,7 +237,7 @@ def check_values(config: TrainConfig) -> None:
 
 
 def _check_ema_decay(value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+    if not is_rate(value):
         raise ConfigError(f"optim.ema_decay: expected a number in [0, 1) (0 switches the weight average off; e.g. 0.99), got {value!r}")
 
 
@@ -274,7 +274,7 @@ def _check_span_refiner(model) -> None:
 def _check_dropout(section: str, settings: dict) -> None:
     """The range a model directory's config.json must have (models/configuration.py), checked before training."""
     value = settings.get("dropout", 0.0)
-    if not is_dropout_rate(value):
+    if not is_rate(value):
         raise ConfigError(f"{section}.dropout: must be a number in [0, 1), got {value!r}")
 
 
