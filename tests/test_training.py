@@ -190,6 +190,14 @@ def test_resume_refuses_a_weight_average_the_run_did_not_have(tiny_base, tmp_pat
         train(_cfg(tiny_base, out, *small_files, "optim.max_steps=2", "optim.ema_decay=0.9"), resume=True, show_progress=False)
 
 
+def test_resume_refuses_a_weight_average_of_other_parameters(tiny_base, tmp_path, small_files):
+    out = tmp_path / "run"
+    train(_cfg(tiny_base, out, *small_files, "optim.max_steps=1", "optim.patience=null", "optim.ema_decay=0.9"), show_progress=False)
+    # the run trained every encoder layer; resumed with the lower one frozen, the average no longer fits
+    with pytest.raises(ConfigError, match="averages other parameters than this config trains"):
+        train(_cfg(tiny_base, out, *small_files, "optim.max_steps=2", "optim.ema_decay=0.9", "model.freeze_layers=1"), resume=True, show_progress=False)
+
+
 @pytest.mark.parametrize("value", ["1.0", "-0.1", "true"])
 def test_ema_decay_outside_its_range_is_refused(value):
     with pytest.raises(ConfigError, match=r"optim.ema_decay: expected a number in \[0, 1\)"):

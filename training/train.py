@@ -47,7 +47,7 @@ from persian_ie.training.lower_cache import Indexed, LowerStateCache
 from persian_ie.training.corpora import load_training_documents
 from persian_ie.training.evaluation import evaluate_model, write_reports
 from persian_ie.training.saving import save_run_model
-from persian_ie.training.weight_average import FILE as AVERAGE_FILE, WeightAverage
+from persian_ie.training.weight_average import WeightAverage
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +125,9 @@ def _load_checkpoint(accelerator, out: Path, average: WeightAverage | None) -> P
     ckpt = out / "checkpoint"
     if not (ckpt / "progress.json").exists():
         raise ConfigError(f"--resume: no checkpoint in {ckpt}; start without --resume, or point output_dir at the interrupted run")
-    if average is not None and not (ckpt / AVERAGE_FILE).exists():
-        raise ConfigError(f"--resume: optim.ema_decay is set but {ckpt} has no {AVERAGE_FILE} (the run started without it); "
-                          "resume with the run's own config.yaml")
-    accelerator.load_state(str(ckpt))
-    if average is not None:
+    if average is not None:  # before the model and optimizer, whose mismatch errors would not name the option
         average.load(ckpt)
+    accelerator.load_state(str(ckpt))
     return Progress(**json.loads((ckpt / "progress.json").read_text()))
 
 

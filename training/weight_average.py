@@ -62,9 +62,19 @@ class WeightAverage:
         tmp.replace(directory / FILE)
 
     def load(self, directory: Path) -> None:
+        """The average a checkpoint saved (ConfigError if it has none, or one of other parameters)."""
         from safetensors import safe_open
 
+        from persian_ie.errors import ConfigError
+
+        if not (directory / FILE).exists():
+            raise ConfigError(f"--resume: optim.ema_decay is set but {directory} has no {FILE} (the run started without it); "
+                              "resume with the run's own config.yaml")
         with safe_open(str(directory / FILE), framework="pt") as fh:
+            if set(fh.keys()) != set(self.shadow):
+                differ = sorted(set(fh.keys()) ^ set(self.shadow))
+                raise ConfigError(f"--resume: {directory / FILE} averages other parameters than this config trains "
+                                  f"({len(differ)} differ, e.g. {differ[0]}); resume with the run's own config.yaml")
             self.updates = int(fh.metadata()["updates"])
             for name in self.shadow:
                 self.shadow[name].copy_(fh.get_tensor(name))
