@@ -194,8 +194,21 @@ def test_resume_refuses_a_weight_average_of_other_parameters(tiny_base, tmp_path
     out = tmp_path / "run"
     train(_cfg(tiny_base, out, *small_files, "optim.max_steps=1", "optim.patience=null", "optim.ema_decay=0.9"), show_progress=False)
     # the run trained every encoder layer; resumed with the lower one frozen, the average no longer fits
+    # (without config.yaml, as in a run directory copied without it, so the settings check cannot catch it first)
+    (out / "config.yaml").unlink()
     with pytest.raises(ConfigError, match="averages other parameters than this config trains"):
         train(_cfg(tiny_base, out, *small_files, "optim.max_steps=2", "optim.ema_decay=0.9", "model.freeze_layers=1"), resume=True, show_progress=False)
+
+
+@pytest.mark.parametrize("changed", ["model.freeze_layers=1", "model.encoder_layers=1", "model.freeze_embeddings=true"])
+def test_resume_refuses_a_changed_setting_that_shapes_the_checkpoint(tiny_base, tmp_path, small_files, changed):
+    out = tmp_path / "run"
+    train(_cfg(tiny_base, out, *small_files, "optim.max_steps=1", "optim.patience=null"), show_progress=False)
+    key = changed.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"--resume: {key}: .* in .*config.yaml, .* now"):
+        train(_cfg(tiny_base, out, *small_files, "optim.max_steps=2", "optim.patience=null", changed), resume=True, show_progress=False)
+    # the refused resume left the run's own settings in place, so resuming as it began still works
+    train(_cfg(tiny_base, out, *small_files, "optim.max_steps=2", "optim.patience=null"), resume=True, show_progress=False)
 
 
 @pytest.mark.parametrize("value", ["1.0", "-0.1", "true"])

@@ -131,6 +131,30 @@ def _load_checkpoint(accelerator, out: Path, average: WeightAverage | None) -> P
     return Progress(**json.loads((ckpt / "progress.json").read_text()))
 
 
+# Settings that shape the checkpoint's parameters or optimizer groups: a resumed run must keep them,
+# or loading the checkpoint fails deep in accelerate with an error that names none of them.
+CHECKPOINT_SHAPING = ("data.schema", "model.base", "model.encoder_layers", "model.freeze_layers", "model.freeze_embeddings")
+
+
+def _setting(tree: dict, dotted: str):
+    for part in dotted.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree
+
+
+def _check_resumable(out: Path, cfg: TrainConfig) -> None:
+    """--resume with a setting of CHECKPOINT_SHAPING changed since the run began is an error naming it."""
+    saved = out / "config.yaml"
+    if not saved.exists():
+        return  # a checkpoint without it predates the file; _load_checkpoint reports a missing checkpoint
+    before, now = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}, cfg.to_dict()
+    changed = [f"{key}: {_setting(before, key)!r} in {saved}, {_setting(now, key)!r} now"
+               for key in CHECKPOINT_SHAPING if _setting(before, key) != _setting(now, key)]
+    if changed:
+        raise ConfigError(f"--resume: {'; '.join(changed)}. The checkpoint holds the parameters and optimizer of the run as it began: "
+                          "set these back, or train into a new output_dir")
+
+
 def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) -> dict:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
@@ -140,6 +164,8 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     set_seed(cfg.seed)
     accelerator = Accelerator(mixed_precision=_mixed_precision(cfg), gradient_accumulation_steps=cfg.optim.grad_accum)
     _check_one_run(accelerator)
+    if resume:
+        _check_resumable(out, cfg)  # before config.yaml is rewritten with the new settings
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
