@@ -60,8 +60,10 @@ def _marked_window(text: str, head, lo: int, hi: int) -> tuple[str, callable]:
     """The context text[lo:hi] with the head wrapped in markers, and a map from document offsets into it."""
     window = text[lo:head.start] + OPEN + text[head.start:head.end] + CLOSE + text[head.end:hi]
 
-    def moved(pos: int) -> int:
-        return pos - lo + (len(OPEN) if pos >= head.start else 0) + (len(CLOSE) if pos >= head.end else 0)
+    def moved(pos: int, end: bool = False) -> int:
+        # an end offset at the head's start (or end) stays before that marker; a start offset there comes after it
+        past = (lambda mark: pos > mark) if end else (lambda mark: pos >= mark)
+        return pos - lo + (len(OPEN) if past(head.start) else 0) + (len(CLOSE) if past(head.end) else 0)
 
     return window, moved
 
@@ -85,7 +87,7 @@ def head_groups(examples, docs, tokenizer, max_tokens: int = 512) -> list[HeadGr
             enc = tokenizer(window, return_offsets_mapping=True, truncation=True, max_length=max_tokens)
             offsets = enc["offset_mapping"]
             marker = _token_range(offsets, moved(head.start) - len(OPEN) + 1, moved(head.start) - 1)[0]
-            tails = [_token_range(offsets, moved(cands[i].tail.start), moved(cands[i].tail.end)) for i in idx]
+            tails = [_token_range(offsets, moved(cands[i].tail.start), moved(cands[i].tail.end, end=True)) for i in idx]
             groups.append(HeadGroup(d, idx, enc["input_ids"], marker, tails, inputs["features"][idx], inputs["type_ids"][idx], labels[idx]))
     return groups
 
