@@ -87,6 +87,9 @@ def head_groups(examples, docs, tokenizer, max_tokens: int = 512) -> list[HeadGr
             enc = tokenizer(window, return_offsets_mapping=True, truncation=True, max_length=max_tokens)
             offsets = enc["offset_mapping"]
             marker = _token_range(offsets, moved(head.start) - len(OPEN) + 1, moved(head.start) - 1)[0]
+            for i in idx:  # the marks must leave every tail's text where the token ranges below look for it
+                tail = cands[i].tail
+                assert window[moved(tail.start):moved(tail.end, end=True)] == doc.text[tail.start:tail.end], (doc.id, tail)
             tails = [_token_range(offsets, moved(cands[i].tail.start), moved(cands[i].tail.end, end=True)) for i in idx]
             groups.append(HeadGroup(d, idx, enc["input_ids"], marker, tails, inputs["features"][idx], inputs["type_ids"][idx], labels[idx]))
     return groups

@@ -254,16 +254,3 @@ def test_in_place_save_never_leaves_the_model_missing(tiny_model_dir, tmp_path, 
     io.load_pretrained(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
-
-def test_the_cross_encoder_bench_marks_the_head_and_keeps_every_tail_in_place():
-    # bench/relation_cross_encoder.py reads tail vectors at the offsets _marked_window maps them to
-    from persian_ie.bench.relation_cross_encoder import CLOSE, OPEN, _marked_window
-    from persian_ie.data.document import Span
-
-    text = "شهردار مشهد گفت: پیشنهاد خواهرخواندگی با غزه را داده‌ایم و یونیسف هم."
-    head = Span("h", text.index("پیشنهاد"), text.index(" را"), "PROPOSAL")
-    window, moved = _marked_window(text, head, 0, len(text))
-    assert window[moved(head.start) - len(OPEN):moved(head.end, end=True) + len(CLOSE)] == OPEN + text[head.start:head.end] + CLOSE
-    for word in ("شهردار مشهد", "پیشنهاد", "غزه", "یونیسف"):  # before the head, at its start, at its end, after it
-        start = text.index(word)
-        assert window[moved(start):moved(start + len(word), end=True)] == word

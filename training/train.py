@@ -35,6 +35,7 @@ import yaml
 
 from persian_ie.data.dataset import build_dataset
 from persian_ie.data.normalize import Normalizer, NormalizerConfig
+from persian_ie.data.safe_yaml import load_yaml
 from persian_ie.data.schema import load_schema
 from persian_ie.errors import ConfigError, DistributedSetupError
 from persian_ie.models.base import load_encoder_and_tokenizer
@@ -147,7 +148,7 @@ def _check_resumable(out: Path, cfg: TrainConfig) -> None:
     saved = out / "config.yaml"
     if not saved.exists():
         return  # a checkpoint without it predates the file; _load_checkpoint reports a missing checkpoint
-    before, now = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}, cfg.to_dict()
+    before, now = load_yaml(saved.read_text(encoding="utf-8"), str(saved)) or {}, cfg.to_dict()
     changed = [f"{key}: {_setting(before, key)!r} in {saved}, {_setting(now, key)!r} now"
                for key in CHECKPOINT_SHAPING if _setting(before, key) != _setting(now, key)]
     if changed:
