@@ -8,7 +8,9 @@ tokens, random ids) through the base encoder, timed for:
 * ``upper-K``: the lower layers' output given (as ``model.freeze_layers``
   does from its cache), only the upper K layers run and trained;
 * ``keep-N``: only the lower N layers kept (``model.encoder_layers``);
-* ``bf16-autocast``: every layer, matrix products in bf16 (CPU autocast).
+* ``bf16-autocast``: every layer, matrix products in bf16 (CPU autocast);
+* ``compiled``: every layer, float32, through ``torch.compile`` (dynamic shapes,
+  as ``optim.compile`` compiles the encoder); its compilation falls in the warm-up.
 
 Variants run in turn, ``--repeats`` rounds, so machine load falls on all of
 them alike; the table gives each one's median and its ratio to ``full``.
@@ -39,7 +41,7 @@ def _step(run) -> float:
     return time.perf_counter() - start
 
 
-def variants(encoder, ids, mask, upper: list[int], keep: list[int], bf16: bool) -> tuple[dict, list]:
+def variants(encoder, ids, mask, upper: list[int], keep: list[int], bf16: bool, compiled: bool = False) -> tuple[dict, list]:
     """Name -> step function, and every encoder whose gradients a round must clear."""
     total = len(transformer_blocks(encoder))
     encoders = [encoder]
@@ -58,6 +60,11 @@ def variants(encoder, ids, mask, upper: list[int], keep: list[int], bf16: bool) 
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 return encoder(input_ids=ids, attention_mask=mask).last_hidden_state
         out["bf16-autocast"] = autocast
+    if compiled:
+        twin = copy.deepcopy(encoder)
+        twin.compile(dynamic=True)
+        encoders.append(twin)
+        out["compiled"] = lambda: twin(input_ids=ids, attention_mask=mask).last_hidden_state
     return out, encoders
 
 
@@ -69,6 +76,7 @@ def main(argv=None) -> None:
     p.add_argument("--upper", type=int, nargs="*", default=[4, 6], help="upper-K variants")
     p.add_argument("--keep", type=int, nargs="*", default=[8], help="keep-N variants")
     p.add_argument("--bf16", action="store_true", help="add bf16 autocast")
+    p.add_argument("--compile", action="store_true", help="add torch.compile (optim.compile)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", help="JSON with every timing")
     args = p.parse_args(argv)
@@ -79,7 +87,7 @@ def main(argv=None) -> None:
     encoder.get_input_embeddings().requires_grad_(False)  # configs/quickstart.yaml: freeze_embeddings
     ids = torch.randint(5, tokenizer.vocab_size, (args.batch, args.length))
     mask = torch.ones_like(ids)
-    runs, encoders = variants(encoder, ids, mask, args.upper, args.keep, args.bf16)
+    runs, encoders = variants(encoder, ids, mask, args.upper, args.keep, args.bf16, args.compile)
     for run in runs.values():  # warm-up: first calls pay for allocation and kernel choice
         _step(run)
     times = {name: [] for name in runs}
