@@ -253,4 +253,3 @@ def test_in_place_save_never_leaves_the_model_missing(tiny_model_dir, tmp_path, 
     assert (target / "README.md").read_text("utf-8") == "card"
     io.load_pretrained(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
-

@@ -5,7 +5,8 @@ does). Run directory layout::
 
     OUTPUT_DIR/config.yaml         the exact resolved config
     OUTPUT_DIR/log.jsonl           loss and dev F1 per evaluation
-    OUTPUT_DIR/checkpoint/         last state for --resume (model, optimizer, scheduler, RNG, progress)
+    OUTPUT_DIR/checkpoint/         last state for --resume (model, optimizer, scheduler, RNG, progress, and the
+                                   settings it was built with, which a resume must keep: settings.json)
     OUTPUT_DIR/model/              best model by dev strict micro-F1 (persian-ie model directory)
     OUTPUT_DIR/dev_report.json|md, test_report.json|md
 
@@ -35,7 +36,6 @@ import yaml
 
 from persian_ie.data.dataset import build_dataset
 from persian_ie.data.normalize import Normalizer, NormalizerConfig
-from persian_ie.data.safe_yaml import load_yaml
 from persian_ie.data.schema import load_schema
 from persian_ie.errors import ConfigError, DistributedSetupError
 from persian_ie.models.base import load_encoder_and_tokenizer
@@ -111,49 +111,57 @@ def build_model(cfg: TrainConfig, schema, normalizer: Normalizer, name: str):
     return model, tokenizer
 
 
-def _save_checkpoint(accelerator, out: Path, progress: Progress, average: WeightAverage | None) -> None:
+def shaping_settings(cfg: TrainConfig, model, schema) -> dict:
+    """The settings a checkpoint's parameters and optimizer groups are built from, in a form that compares
+    equal for the same model: the schema's tags (not its file name), a local base as its resolved path, the
+    encoder's actual depth."""
+    base = cfg.model.base
+    if not base.startswith("offline:") and Path(base).exists():
+        base = str(Path(base).resolve())
+    return {"data.schema": {layer: list(schema.tags(layer)) for layer in schema.layers}, "model.base": base,
+            "model.encoder_layers": model.encoder.config.num_hidden_layers, "model.freeze_layers": cfg.model.freeze_layers,
+            "model.freeze_embeddings": bool(cfg.model.freeze_embeddings)}
+
+
+def _write_json(path: Path, value) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, ensure_ascii=False))
+    tmp.replace(path)  # never half written: a crash leaves the previous file
+
+
+def _save_checkpoint(accelerator, out: Path, progress: Progress, average: WeightAverage | None, settings: dict) -> None:
     ckpt = out / "checkpoint"
     accelerator.save_state(str(ckpt), safe_serialization=True)
     if accelerator.is_main_process:
         if average is not None:
             average.save(ckpt)
-        tmp = ckpt / "progress.json.tmp"
-        tmp.write_text(json.dumps(progress.__dict__))
-        tmp.replace(ckpt / "progress.json")
+        _write_json(ckpt / "settings.json", settings)
+        _write_json(ckpt / "progress.json", progress.__dict__)
 
 
-def _load_checkpoint(accelerator, out: Path, average: WeightAverage | None) -> Progress:
+def _check_settings(ckpt: Path, settings: dict) -> None:
+    """Refuse, naming each one, settings that differ from those the checkpoint was saved with: loading it
+    would otherwise fail deep in accelerate (optimizer groups, tensor shapes) naming none of them."""
+    saved_file = ckpt / "settings.json"
+    if not saved_file.exists():
+        return  # saved before the file existed: the loaders' own errors are all there is
+    saved = json.loads(saved_file.read_text())
+    changed = [f"data.schema (its layers or tags differ)" if key == "data.schema" else f"{key}: {saved.get(key)!r} then, {value!r} now"
+               for key, value in settings.items() if saved.get(key) != value]
+    if changed:
+        raise ConfigError(f"--resume: the checkpoint in {ckpt} was saved with other settings: {'; '.join(changed)}. "
+                          "Set these back, or train into a new output_dir")
+
+
+def _load_checkpoint(accelerator, out: Path, average: WeightAverage | None, settings: dict) -> Progress:
     ckpt = out / "checkpoint"
     if not (ckpt / "progress.json").exists():
         raise ConfigError(f"--resume: no checkpoint in {ckpt}; start without --resume, or point output_dir at the interrupted run")
+    _check_settings(ckpt, settings)
     if average is not None:  # before the model and optimizer, whose mismatch errors would not name the option
         average.load(ckpt)
     accelerator.load_state(str(ckpt))
     return Progress(**json.loads((ckpt / "progress.json").read_text()))
-
-
-# Settings that shape the checkpoint's parameters or optimizer groups: a resumed run must keep them,
-# or loading the checkpoint fails deep in accelerate with an error that names none of them.
-CHECKPOINT_SHAPING = ("data.schema", "model.base", "model.encoder_layers", "model.freeze_layers", "model.freeze_embeddings")
-
-
-def _setting(tree: dict, dotted: str):
-    for part in dotted.split("."):
-        tree = tree.get(part) if isinstance(tree, dict) else None
-    return tree
-
-
-def _check_resumable(out: Path, cfg: TrainConfig) -> None:
-    """--resume with a setting of CHECKPOINT_SHAPING changed since the run began is an error naming it."""
-    saved = out / "config.yaml"
-    if not saved.exists():
-        return  # a checkpoint without it predates the file; _load_checkpoint reports a missing checkpoint
-    before, now = load_yaml(saved.read_text(encoding="utf-8"), str(saved)) or {}, cfg.to_dict()
-    changed = [f"{key}: {_setting(before, key)!r} in {saved}, {_setting(now, key)!r} now"
-               for key in CHECKPOINT_SHAPING if _setting(before, key) != _setting(now, key)]
-    if changed:
-        raise ConfigError(f"--resume: {'; '.join(changed)}. The checkpoint holds the parameters and optimizer of the run as it began: "
-                          "set these back, or train into a new output_dir")
 
 
 def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) -> dict:
@@ -165,8 +173,6 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     set_seed(cfg.seed)
     accelerator = Accelerator(mixed_precision=_mixed_precision(cfg), gradient_accumulation_steps=cfg.optim.grad_accum)
     _check_one_run(accelerator)
-    if resume:
-        _check_resumable(out, cfg)  # before config.yaml is rewritten with the new settings
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -201,7 +207,8 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
         model.encoder.compile(dynamic=True)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     average = WeightAverage(accelerator.unwrap_model(model), cfg.optim.ema_decay) if cfg.optim.ema_decay else None
-    progress = _load_checkpoint(accelerator, out, average) if resume else Progress()
+    settings = shaping_settings(cfg, accelerator.unwrap_model(model), schema)
+    progress = _load_checkpoint(accelerator, out, average, settings) if resume else Progress()
     # Starting a DataLoader iterator draws its base seed from the global RNG. The uninterrupted run drew
     # it before the checkpoint was saved, so the resumed run puts back the state the checkpoint restored
     # once its first iterator exists: dropout then sees the same numbers and resuming is exact.
@@ -241,7 +248,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             if due or progress.step >= total_steps:
                 with average.swapped_in() if average is not None else contextlib.nullcontext():
                     stop = _evaluate_and_select(accelerator, model, tokenizer, dev_docs, schema, out, progress, float(loss.item()), cfg)
-                _save_checkpoint(accelerator, out, progress, average)
+                _save_checkpoint(accelerator, out, progress, average, settings)
             if stop or progress.step >= total_steps:
                 break
         else:
