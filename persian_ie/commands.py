@@ -83,9 +83,19 @@ def _config_and_documents(args):
     return cfg, train_docs, dev_docs
 
 
+def _check_copy_target(args) -> None:
+    """train-relations and train-refiner write a copy: an --out that is --model would replace the model read."""
+    from persian_ie.errors import OutputPathError
+
+    if Path(args.out).resolve() == Path(args.model).resolve():
+        raise OutputPathError(f"--out {args.out} is --model {args.model}: this command writes a copy of the model with the new part, "
+                              "and would replace the model it reads. Give a new folder")
+
+
 def train_relations_cli(args) -> int:
     from persian_ie.training.relations import add_relation_head
 
+    _check_copy_target(args)
     cfg, train_docs, dev_docs = _config_and_documents(args)
     summary = add_relation_head(args.model, args.out, train_docs, dev_docs, cfg.model.relation_head)
     print(f"relation head: {summary['pairs']} candidate pairs ({summary['positives']} gold of {summary['gold_relations']} gold relations), "
@@ -101,6 +111,7 @@ def train_relations_cli(args) -> int:
 def train_refiner_cli(args) -> int:
     from persian_ie.training.span_refiner import add_span_refiner
 
+    _check_copy_target(args)
     cfg, train_docs, dev_docs = _config_and_documents(args)
     summary = add_span_refiner(args.model, args.out, train_docs, dev_docs, cfg.model.span_refiner)
     print(f"span refiner ({summary['label']}): {summary['gold_spans']} gold spans, loss {summary['loss_first']:.4f} -> {summary['loss_last']:.4f}, "

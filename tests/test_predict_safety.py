@@ -189,3 +189,18 @@ def test_an_output_hard_linked_to_an_input_is_refused(tmp_path, predictor, tiny_
     with pytest.raises(OutputPathError, match="is an input"):
         _run(predictor, [src], tmp_path / "alias.jsonl", tiny_model_dir)
     assert len(src.read_text("utf-8").splitlines()) == 6
+
+
+@pytest.mark.parametrize("command", ["train-relations", "train-refiner"])
+def test_adding_a_part_refuses_an_out_that_is_the_model_and_keeps_it(tmp_path, tiny_model_dir, capsys, command):
+    import shutil
+
+    from persian_ie.cli import main
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    before = {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()}
+    # the same folder spelled another way is still the same folder
+    assert main([command, "configs/quickstart.yaml", "--model", str(model), "--out", f"{tmp_path}/./model/"]) == 2
+    assert "E503" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()} == before
