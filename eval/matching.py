@@ -20,6 +20,8 @@ Rules (each a named, counted warning or an error, never a silent mis-score):
 * ``pred-relation-end`` (warning): a predicted relation whose head or tail is
   not a predicted span; dropped.
 * ``empty-gold`` (error): the gold file holds no document.
+* ``no-common-id`` (error): no gold document has a prediction (every F1
+  would be 0 for a mix-up of files, not for the model).
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ def pair_documents(gold_docs: list[Document], pred_docs: list[Document], schema:
     if not gold_docs:
         raise EvaluationError("empty-gold: the gold file holds no document; nothing to score against")
     gold, pred = _index(gold_docs, "gold"), _index(pred_docs, "prediction")
+    if not gold.keys() & pred.keys():
+        example = f" (gold {next(iter(gold))!r}, prediction {next(iter(pred))!r})" if pred else ""
+        raise EvaluationError(f"no-common-id: none of the {len(gold)} gold documents has a prediction among the {len(pred)} predicted{example}; "
+                              "are the prediction and gold files of the same documents?")
     pairing = Pairing([])
 
     def warn(rule, example):

@@ -133,6 +133,20 @@ def refuse_outputs_over_inputs(inputs, outputs: dict) -> None:
     check_output_paths([p for p in inputs if p], {name: Path(p) for name, p in outputs.items() if p})
 
 
+MODEL_ONLY_OPTIONS = ("save_predictions", "decoding", "link_gold_spans", "backend")
+
+
+def _check_evaluate_options(args) -> None:
+    """Options that would be dropped without a word are errors: --pred with --model, model options with --pred."""
+    if args.pred and args.model:
+        raise InputError("evaluate scores --pred or --model, not both: give one")
+    unused = [f"--{name.replace('_', '-')}" for name in MODEL_ONLY_OPTIONS if getattr(args, name)] if args.pred else []
+    if unused:
+        raise InputError(f"{', '.join(unused)} apply to --model only; with --pred the predictions are read as they are")
+    if args.bootstrap < 0:
+        raise InputError(f"--bootstrap is {args.bootstrap}: give the number of resamples (0: no confidence intervals)")
+
+
 def evaluate_cli(args) -> int:
     from persian_ie.data.document import Document, read_documents, write_documents
     from persian_ie.data.schema import load_schema
@@ -151,12 +165,13 @@ def evaluate_cli(args) -> int:
         return 0
     if not args.gold or not (args.pred or args.model):
         raise InputError("evaluate needs --gold and one of --pred or --model (or --compare A.json B.json)")
+    _check_evaluate_options(args)
     gold = read_documents(args.gold)
     if args.model:
         from persian_ie.models.predictor import Predictor
 
         schema = load_schema(args.schema) if args.schema else None
-        predictor = Predictor.from_pretrained(args.model, expected_schema=schema, decoding=args.decoding, backend=args.backend)
+        predictor = Predictor.from_pretrained(args.model, expected_schema=schema, decoding=args.decoding, backend=args.backend or "torch")
         schema = schema or predictor.schema
         if args.link_gold_spans:
             pred = predictor.link_documents([Document(d.id, d.text, d.spans, [], d.meta) for d in gold])
@@ -200,6 +215,9 @@ def predict_cli(args) -> int:
 
     fields = FieldConfig(id_field=args.id_field, text_field=args.text_field)
     if args.text is not None:
+        if args.inputs or args.out:  # they would be dropped without a word
+            raise InputError("--text predicts one string and prints its facts; it takes no INPUT files and no --out. "
+                             "Put the text in a .txt file to predict it with the inputs into --out")
         from persian_ie.models.predictor import Predictor
 
         text = _checked_text(args.text)
@@ -301,7 +319,7 @@ def register(sub) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples for confidence intervals (0: none)")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--examples", type=int, default=5, help="error examples per kind")
-    p.add_argument("--backend", default="torch", choices=BACKENDS, help="forward pass with --model: torch (default: float32, the reference figures, the same on every CPU), auto (what predict runs by default), torch-bf16, onnx, onnx-int8")
+    p.add_argument("--backend", choices=BACKENDS, help="forward pass with --model: torch (default: float32, the reference figures, the same on every CPU), auto (what predict runs by default), torch-bf16, onnx, onnx-int8")
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="per-label deltas and paired-bootstrap p-values")
     p.add_argument("--link-gold-spans", action="store_true", help="with --model: keep the gold spans and score the model's relation component alone")
     p.set_defaults(func=evaluate_cli)

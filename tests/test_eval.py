@@ -100,6 +100,10 @@ def test_bad_input_rules():
         evaluate_documents([g, g], [g], SCHEMA, bootstrap=0)
     report = evaluate_documents([g, other], [Document("d1", TEXT, [span(1, 55, 59, "FOO")], []), Document("x", "y")], SCHEMA, bootstrap=0)
     assert report["warnings"] == {"extra-prediction": 1, "missing-prediction": 1, "unknown-label": 1}
+    with pytest.raises(EvaluationError, match="no-common-id: none of the 1 gold documents has a prediction among the 1 predicted"):
+        evaluate_documents([g], [other], SCHEMA, bootstrap=0)  # a mix-up of files, not a model scoring 0
+    with pytest.raises(EvaluationError, match="no-common-id: .* among the 0 predicted"):
+        evaluate_documents([g], [], SCHEMA, bootstrap=0)
     # without text, the sha1 stands in for it
     no_text = Document("d1", None, g.spans, g.relations, extra={"text_sha1": g.text_sha1})
     assert evaluate_documents([g], [no_text], SCHEMA, bootstrap=0)["micro"]["f1"] == 1.0
@@ -123,3 +127,17 @@ def test_cli_report_files_and_compare(tmp_path, corpus_docs, capsys):
     assert result["delta"]["micro"] < 0 and result["p_value"]["micro"] < 0.05
     assert main(["evaluate", "--compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--bootstrap", "100"]) == 0
     assert "micro" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--model", "some/model"], "not both"),
+    (["--save-predictions", "p.jsonl"], "--save-predictions apply to --model only"),
+    (["--decoding", "argmax", "--link-gold-spans"], "--decoding, --link-gold-spans apply to --model only"),
+    (["--backend", "onnx"], "--backend apply to --model only"),
+    (["--bootstrap", "-5"], "--bootstrap is -5"),
+])
+def test_evaluate_refuses_options_it_would_drop(tmp_path, capsys, extra, message):
+    write_documents(tmp_path / "gold.jsonl", [gold_doc()])
+    gold = str(tmp_path / "gold.jsonl")
+    assert main(["evaluate", "--gold", gold, "--pred", gold, *extra]) == 2
+    assert message in capsys.readouterr().err

@@ -225,3 +225,12 @@ def test_a_file_name_that_is_not_utf8_is_written_as_valid_json(tmp_path, predict
     (doc,) = read_documents(out)
     assert doc.extra["input"]["file"].endswith("\\xff-bad.txt")
     assert _errors(out)[0]["file"].endswith("\\xfe-empty.txt")
+
+
+def test_predict_text_refuses_inputs_and_out_it_would_drop(tmp_path, capsys):
+    from persian_ie.cli import main
+
+    src = tmp_path / "in.txt"
+    src.write_text("شهردار مشهد", encoding="utf-8")
+    assert main(["predict", "--model", str(tmp_path / "no-model"), "--text", "سلام", str(src), "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "--text predicts one string" in capsys.readouterr().err and not (tmp_path / "o.jsonl").exists()
