@@ -15,6 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from persian_ie.arg_types import non_negative_int, positive_int
 from persian_ie.errors import PersianIEError
 
 
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check JSONL documents against SCHEMA.md and a label schema")
     p.add_argument("files", nargs="+")
     _schema_arg(p)
-    p.add_argument("--max-problems", type=int, default=200)
+    p.add_argument("--max-problems", type=non_negative_int, default=200)
     p.set_defaults(func=validate_cli)
 
     p = sub.add_parser("stats", help="documents, words, spans per label/layer, relations per type")
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gold", help="gold JSONL: mark missed, spurious, wrong-boundary and wrong-label spans")
     p.add_argument("--out", required=True, help="the HTML page to write")
     p.add_argument("--ids", nargs="+", help="only these document ids")
-    p.add_argument("--limit", type=int, help="at most N documents")
+    p.add_argument("--limit", type=positive_int, help="at most N documents")
     _schema_arg(p)
     p.set_defaults(func=show_cli)
 

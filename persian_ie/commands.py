@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from persian_ie.arg_types import non_negative_int, positive_int
 from persian_ie.errors import InputError
 from persian_ie.models.backends import BACKENDS
 
@@ -143,8 +144,6 @@ def _check_evaluate_options(args) -> None:
     unused = [f"--{name.replace('_', '-')}" for name in MODEL_ONLY_OPTIONS if getattr(args, name)] if args.pred else []
     if unused:
         raise InputError(f"{', '.join(unused)} apply to --model only; with --pred the predictions are read as they are")
-    if args.bootstrap < 0:
-        raise InputError(f"--bootstrap is {args.bootstrap}: give the number of resamples (0: no confidence intervals)")
 
 
 def evaluate_cli(args) -> int:
@@ -255,6 +254,8 @@ def bench_cli(args) -> int:
     from persian_ie.bench.cpu import main as bench_main
 
     refuse_outputs_over_inputs([args.texts], {"--out": args.out})
+    if not Path(args.texts).is_file():  # else the timed child processes fail, far from the cause
+        raise InputError(f"--texts {args.texts}: no such file (a JSONL of articles with a \"text\" field)")
     return bench_main(args)
 
 
@@ -270,18 +271,6 @@ def convert_model_cli(args) -> int:
 
     print(convert_model(args.old, args.new))
     return 0
-
-
-def _non_negative_int(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
 
 
 def register(sub) -> None:
@@ -316,7 +305,7 @@ def register(sub) -> None:
     p.add_argument("--html", help="write the report as a self-contained HTML page (plots, worst documents drawn)")
     p.add_argument("--save-predictions", help="with --model: also write the predictions JSONL")
     p.add_argument("--decoding", choices=["constrained", "argmax"], help="with --model: override the model's decoding")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples for confidence intervals (0: none)")
+    p.add_argument("--bootstrap", type=non_negative_int, default=1000, help="bootstrap samples for confidence intervals (0: none)")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--examples", type=int, default=5, help="error examples per kind")
     p.add_argument("--backend", choices=BACKENDS, help="forward pass with --model: torch (default: float32, the reference figures, the same on every CPU), auto (what predict runs by default), torch-bf16, onnx, onnx-int8")
@@ -335,27 +324,27 @@ def register(sub) -> None:
     p.add_argument("--no-text", action="store_true", help="leave the text out of the output (text_sha1 stays)")
     p.add_argument("--id-field", default="id")
     p.add_argument("--text-field", default="text")
-    p.add_argument("--chunk-size", type=int, default=256, help="records per committed chunk")
-    p.add_argument("--batch-tokens", type=int, default=None, help="padded tokens per model batch (default: 2048 on CPU, 8192 on GPU)")
-    p.add_argument("--prep-workers", type=_non_negative_int, default=0,
+    p.add_argument("--chunk-size", type=positive_int, default=256, help="records per committed chunk")
+    p.add_argument("--batch-tokens", type=positive_int, default=None, help="padded tokens per model batch (default: 2048 on CPU, 8192 on GPU)")
+    p.add_argument("--prep-workers", type=non_negative_int, default=0,
                    help="processes for normalization, tokenization and windowing (default 0: a background thread; the local engine only)")
     p.add_argument("--device")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="bf16", help="weights on GPU (on CPU, --backend decides)")
     p.add_argument("--backend", default="auto", choices=BACKENDS, help="forward pass: auto (CPU: bf16 torch where the CPU has bf16 hardware, else float32 ONNX Runtime, else float32 torch; GPU: torch), torch, torch-bf16, onnx, onnx-int8")
     p.add_argument("--engine", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="Ray cluster address (default: start a local one)")
-    p.add_argument("--actors", type=int, default=1, help="model-holding Ray actors")
+    p.add_argument("--actors", type=positive_int, default=1, help="model-holding Ray actors")
     p.add_argument("--gpus-per-actor", type=float, default=0)
-    p.add_argument("--shard-size", type=int, default=1000)
+    p.add_argument("--shard-size", type=positive_int, default=1000)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=predict_cli)
 
     p = sub.add_parser("bench", help="whole-process wall time and peak memory: HF pipeline vs persian-ie predict on the same texts")
     p.add_argument("--model", help="trained persian-ie model directory (default: heads on the offline base)")
     p.add_argument("--texts", default="../shared/corpora/farsnews/articles.jsonl")
-    p.add_argument("--docs", type=int, default=200)
-    p.add_argument("--pairs", type=int, default=3, help="timed pairs, alternating order; the ratio is their median")
-    p.add_argument("--threads", type=int, help="OMP_NUM_THREADS for both contestants (default: unset, each library's own choice)")
+    p.add_argument("--docs", type=positive_int, default=200)
+    p.add_argument("--pairs", type=positive_int, default=3, help="timed pairs, alternating order; the ratio is their median")
+    p.add_argument("--threads", type=positive_int, help="OMP_NUM_THREADS for both contestants (default: unset, each library's own choice)")
     p.add_argument("--predict-arg", action="append", default=[], metavar="ARG", help="extra predict option, e.g. --predict-arg=--backend=torch")
     p.add_argument("--out", help="write the JSON results here")
     p.set_defaults(func=bench_cli)

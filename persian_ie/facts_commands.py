@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from persian_ie.arg_types import non_negative_int
+
 
 def _short(text, width: int = 110) -> str:
     text = (text or "").replace("\n", " ")
@@ -64,7 +66,7 @@ def register(sub) -> None:
     p = fsub.add_parser("build", help="load predict output (JSONL[.gz]) into the facts database, incrementally")
     p.add_argument("files", nargs="+")
     p.add_argument("--db", required=True, help="the SQLite file (created if missing)")
-    p.add_argument("--max-problems", type=int, default=50)
+    p.add_argument("--max-problems", type=non_negative_int, default=50)
     p.set_defaults(func=build_cli)
     p = fsub.add_parser("export", help="write every table as CSV or Parquet")
     p.add_argument("--db", required=True)

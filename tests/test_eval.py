@@ -134,10 +134,22 @@ def test_cli_report_files_and_compare(tmp_path, corpus_docs, capsys):
     (["--save-predictions", "p.jsonl"], "--save-predictions apply to --model only"),
     (["--decoding", "argmax", "--link-gold-spans"], "--decoding, --link-gold-spans apply to --model only"),
     (["--backend", "onnx"], "--backend apply to --model only"),
-    (["--bootstrap", "-5"], "--bootstrap is -5"),
 ])
 def test_evaluate_refuses_options_it_would_drop(tmp_path, capsys, extra, message):
     write_documents(tmp_path / "gold.jsonl", [gold_doc()])
     gold = str(tmp_path / "gold.jsonl")
     assert main(["evaluate", "--gold", gold, "--pred", gold, *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "--gold", "g", "--pred", "p", "--bootstrap", "-5"], ["bench", "--docs", "0"],
+                                  ["predict", "x", "--out", "o", "--chunk-size", "0"], ["validate", "x", "--max-problems", "-1"]])
+def test_counts_below_their_floor_are_refused_naming_the_option(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and f"argument {argv[-2]}: expected a whole number" in capsys.readouterr().err
+
+
+def test_bench_refuses_a_missing_texts_file_before_timing_anything(tmp_path, capsys):
+    assert main(["bench", "--texts", str(tmp_path / "none.jsonl")]) == 2
+    assert "--texts" in capsys.readouterr().err

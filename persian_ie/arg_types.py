@@ -1,0 +1,25 @@
+"""argparse types shared by the commands: whole numbers with a floor (argparse names the option in its error).
+
+Kept free of heavy imports: ``persian-ie --help`` must stay quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _whole_number_from(least: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {least}, got {text!r}")
+        return value
+
+    return parse
+
+
+non_negative_int = _whole_number_from(0)
+positive_int = _whole_number_from(1)
