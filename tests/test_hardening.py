@@ -339,3 +339,19 @@ def test_part_shape_limits_leave_trained_and_benchmarked_settings_loading():
     head = {k: HEAD_DEFAULTS[k] for k in ("proj_size", "mlp_size", "span_vectors", "dropout", "max_sentence_gap")}
     for params in (head, {**head, "proj_size": 0}, {**head, "proj_size": MAX_PART_SIZE, "mlp_size": MAX_PART_SIZE, "max_sentence_gap": {"party": MAX_SENTENCE_GAP}}):
         check_config(_config(relation_model={"name": HEAD["name"], "params": params}))
+
+
+def test_training_data_errors_name_the_key_file_and_line(tmp_path):
+    from persian_ie.training.corpora import load_training_documents
+
+    train = tmp_path / "train.jsonl"
+    good = json.dumps({"id": "a", "text": "علی آمد"})
+    bad_range = json.dumps({"id": "b", "text": "علی آمد", "spans": [{"id": "s1", "start": 0, "end": 99, "label": "PER"}]})
+    train.write_text(good + "\n\n" + bad_range + "\n")  # the blank line counts: the document is on line 3
+    cfg = load_config(None, [f"data.train=[{train}]"])
+    with pytest.raises(TrainingDataError, match=rf"data.train \({train}\): 1 problem.*{train}:3 doc=b span=s1: span-bounds"):
+        load_training_documents(cfg.data, load_schema("default"))
+    bad_label = json.dumps({"id": "c", "text": "علی آمد", "spans": [{"id": "s9", "start": 0, "end": 3, "label": "FOO"}]})
+    train.write_text(good + "\n" + bad_label + "\n")
+    with pytest.raises(ConfigError, match=rf"labels \['FOO'\] .*FOO at {train}:2 doc=c span=s9.*data.schema"):
+        load_training_documents(cfg.data, load_schema("default"))

@@ -6,7 +6,7 @@ import logging
 import math
 import random
 
-from persian_ie.data.document import Document, read_documents
+from persian_ie.data.document import Document, LineError, iter_documents, read_documents
 from persian_ie.data.readers import ReaderStats, read_conll, read_peyma
 from persian_ie.data.schema import LabelSchema
 from persian_ie.data.validate import document_problems
@@ -50,12 +50,17 @@ def _remap(doc: Document, label_map: dict, dropped: dict) -> Document:
     return doc
 
 
-def _check_labels(docs: list[Document], schema: LabelSchema, where: str) -> None:
-    unknown = {s.label for d in docs for s in d.spans if schema.layer_of(s.label) is None}
-    if unknown:
+def _check_labels(docs: list[Document], schema: LabelSchema, where: str, places: list[str]) -> None:
+    first: dict[str, str] = {}  # label -> where it first occurs
+    for doc, place in zip(docs, places):
+        for span in doc.spans:
+            if schema.layer_of(span.label) is None:
+                first.setdefault(span.label, f"{place} span={span.id}")
+    if first:
         raise ConfigError(
-            f"{where}: labels {sorted(unknown)} are not in schema {schema.name!r} {schema.labels}; "
-            "map them with a label_map (null drops a label) or choose another --schema"
+            f"{where}: labels {sorted(first)} are not in schema {schema.name!r} {schema.labels} (first: "
+            + "; ".join(f"{label} at {first[label]}" for label in sorted(first))
+            + "); map them with a label_map (null drops a label) or choose another schema (data.schema)"
         )
 
 
@@ -75,29 +80,21 @@ def train_subset(docs: list[Document], fraction: float, seed: int) -> list[Docum
 
 
 def load_training_documents(data_cfg, schema: LabelSchema, seed: int = 13) -> tuple[list[Document], list[Document], list[Document]]:
-    """(train + auxiliary, dev, test) documents, labels checked against the schema."""
+    """(train + auxiliary, dev, test) documents, each file checked against the schema as it is read."""
     if not data_cfg.train:
         raise ConfigError("data.train is empty: name at least one training file")
-    train = [d for path in data_cfg.train for d in read_corpus(path, data_cfg.format)]
+    train = [d for path in data_cfg.train for d in _read_checked(path, data_cfg.format, schema, "data.train")]
     fraction = getattr(data_cfg, "train_fraction", 1.0)
     if fraction < 1:
         read = len(train)
         train = train_subset(train, fraction, seed)
         log.info("data.train_fraction %.2f: %d of %d training documents", fraction, len(train), read)
-    _check_labels(train, schema, "data.train")
     for i, aux in enumerate(data_cfg.auxiliary):
         aux = aux if isinstance(aux, AuxCorpus) else AuxCorpus(**aux)
-        docs = read_corpus(aux.path, aux.format, aux.label_map)
-        if aux.max_documents:
-            docs = docs[: aux.max_documents]
-        _check_labels(docs, schema, f"data.auxiliary[{i}] ({aux.path})")
-        train += docs
-    dev = read_corpus(data_cfg.dev, data_cfg.format) if data_cfg.dev else []
-    test = read_corpus(data_cfg.test, data_cfg.format) if data_cfg.test else []
-    _check_labels(dev, schema, "data.dev")
-    _check_labels(test, schema, "data.test")
-    for where, docs in (("data.train", train), ("data.dev", dev), ("data.test", test)):
-        _check_documents(docs, schema, where)
+        docs = _read_checked(aux.path, aux.format, schema, f"data.auxiliary[{i}]", aux.label_map)
+        train += docs[: aux.max_documents] if aux.max_documents else docs
+    dev = _read_checked(data_cfg.dev, data_cfg.format, schema, "data.dev") if data_cfg.dev else []
+    test = _read_checked(data_cfg.test, data_cfg.format, schema, "data.test") if data_cfg.test else []
     if not any(d.text and d.text.strip() for d in train):
         raise TrainingDataError(
             f"data.train ({', '.join(map(str, data_cfg.train))}): no document with text "
@@ -106,9 +103,25 @@ def load_training_documents(data_cfg, schema: LabelSchema, seed: int = 13) -> tu
     return train, dev, test
 
 
-def _check_documents(docs: list[Document], schema: LabelSchema, where: str, show: int = 5) -> None:
+def _read_checked(path, fmt: str, schema: LabelSchema, key: str, label_map: dict | None = None) -> list[Document]:
+    """One corpus file, its labels and the rules of ``persian-ie validate`` checked; errors name the key and file."""
+    docs = read_corpus(path, fmt, label_map)
+    lines = _line_numbers(path, fmt, len(docs))
+    _check_labels(docs, schema, f"{key} ({path})", [f"{path}:{line} doc={d.id}" for d, line in zip(docs, lines)])
+    _check_documents(docs, schema, f"{key} ({path})", str(path), lines)
+    return docs
+
+
+def _line_numbers(path, fmt: str, n: int) -> list[int]:
+    """Each document's line in a JSONL file (what `persian-ie validate` reports); 0 for the other formats."""
+    if fmt != "jsonl":
+        return [0] * n
+    return [item.line for item in iter_documents(path) if not isinstance(item, LineError)]
+
+
+def _check_documents(docs: list[Document], schema: LabelSchema, where: str, path: str, lines: list[int], show: int = 5) -> None:
     """The rules of ``persian-ie validate``, applied before any model is loaded."""
-    problems = [p for d in docs for p in document_problems(d, schema, where) if p.rule != "empty-text"]
+    problems = [p for d, line in zip(docs, lines) for p in document_problems(d, schema, path, line) if p.rule != "empty-text"]
     if problems:
         listed = "; ".join(str(p) for p in problems[:show])
         more = f" (and {len(problems) - show} more)" if len(problems) > show else ""
