@@ -183,3 +183,9 @@ def test_scale_bench_small_run(tmp_path):
     # the generated copies of one article share people: fewer people than PER clusters loaded
     assert con.execute("SELECT count(*) FROM person_ids").fetchone()[0] < con.execute(
         "SELECT count(DISTINCT doc_id || '/' || person_id) FROM mentions WHERE label = 'PER'").fetchone()[0]
+
+
+def test_build_refuses_a_missing_file_before_touching_the_database(tmp_path, capsys):
+    db = tmp_path / "facts.sqlite"
+    assert main(["facts", "build", str(ROOT / "data/corpus/test.jsonl"), str(tmp_path / "typo.jsonl"), "--db", str(db)]) == 2
+    assert "typo.jsonl" in capsys.readouterr().err and not db.exists()
