@@ -280,6 +280,19 @@ def folder_entries(path: Path) -> list[Path]:
     return sorted(path.glob("*.txt"))
 
 
+def unread_folder_entries(paths) -> dict[Path, list[str]]:
+    """Per input folder, the names of its entries that ``folder_entries`` leaves out (``.TXT``, ``.jsonl``,
+    subfolders...): reading a folder takes its ``*.txt`` files only, and the rest must not vanish unseen."""
+    out = {}
+    for path in map(Path, paths):
+        if path.is_dir():
+            taken = set(folder_entries(path))
+            left = sorted(entry.name for entry in path.iterdir() if entry not in taken and not entry.name.startswith("."))
+            if left:
+                out[path] = left
+    return out
+
+
 def input_files(paths) -> list[Path]:
     """Every file the inputs name: folders expanded to their entries. A file
     named twice (``a.jsonl ./a.jsonl``) is read once: its records have one key."""

@@ -209,6 +209,15 @@ def _checked_text(text: str) -> str:
     return text
 
 
+def _warn_unread_folder_entries(inputs) -> None:
+    from persian_ie.inference.inputs import unread_folder_entries
+
+    for folder, names in unread_folder_entries(inputs).items():
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        print(f"warning: {folder}: {len(names)} entr{'y' if len(names) == 1 else 'ies'} not read ({shown}): a folder "
+              "gives its *.txt files only; name .jsonl, .csv or .parquet files as inputs themselves", file=sys.stderr)
+
+
 def predict_cli(args) -> int:
     from persian_ie.inference.inputs import FieldConfig
 
@@ -226,6 +235,7 @@ def predict_cli(args) -> int:
         return 0
     if not args.inputs or not args.out:
         raise InputError("predict needs INPUT... and --out (or --text)")
+    _warn_unread_folder_entries(args.inputs)
     if args.engine == "ray":
         from persian_ie.inference.ray_engine import RayOptions, run_prediction_ray
 

@@ -234,3 +234,16 @@ def test_predict_text_refuses_inputs_and_out_it_would_drop(tmp_path, capsys):
     src.write_text("شهردار مشهد", encoding="utf-8")
     assert main(["predict", "--model", str(tmp_path / "no-model"), "--text", "سلام", str(src), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "--text predicts one string" in capsys.readouterr().err and not (tmp_path / "o.jsonl").exists()
+
+
+def test_predict_names_the_folder_entries_it_does_not_read(tmp_path, capsys):
+    from persian_ie.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text("شهردار مشهد", encoding="utf-8")
+    (folder / "B.TXT").write_text("x", encoding="utf-8")
+    (folder / "recs.jsonl").write_text('{"id": "r", "text": "x"}\n', encoding="utf-8")
+    main(["predict", str(folder), "--model", str(tmp_path / "no-model"), "--out", str(tmp_path / "o.jsonl")])
+    err = capsys.readouterr().err
+    assert "2 entries not read (B.TXT, recs.jsonl)" in err and "a.txt" not in err
