@@ -39,6 +39,9 @@ def _same_file(a: Path, b: Path) -> bool:
 def check_output_paths(inputs, outputs: dict[str, Path]) -> None:
     """Raise ``OutputPathError`` if an output is an input or two outputs coincide."""
     named = list(outputs.items())
+    for name, path in named:
+        if path.is_dir():  # found before the model loads, not when the first chunk is written
+            raise OutputPathError(f"{name} {path} is a folder; give the path of a file, e.g. {path / 'facts.jsonl'}")
     for i, (name, path) in enumerate(named):
         for other_name, other in named[i + 1:]:
             if _same_file(path, other):

@@ -204,3 +204,14 @@ def test_adding_a_part_refuses_an_out_that_is_the_model_and_keeps_it(tmp_path, t
     assert main([command, "configs/quickstart.yaml", "--model", str(model), "--out", f"{tmp_path}/./model/"]) == 2
     assert "E503" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in model.iterdir() if p.is_file()} == before
+
+
+def test_cli_refuses_an_out_that_is_a_folder_before_loading_the_model(tmp_path, capsys):
+    from persian_ie.cli import main
+
+    src = _jsonl(tmp_path / "in.jsonl")
+    folder = tmp_path / "outdir"
+    folder.mkdir()
+    assert main(["predict", str(src), "--model", str(tmp_path / "no-model"), "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "E503" in err and "--out" in err and "is a folder" in err and not (tmp_path / "outdir.lock").exists()
