@@ -40,8 +40,17 @@ def stats_cli(args) -> int:
     from persian_ie.data.schema import load_schema
     from persian_ie.data.stats import corpus_stats, format_stats
 
+    from persian_ie.errors import InputError
+
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:  # a table row of 0 documents would look like an empty file
+        raise InputError(f"stats: no such file: {', '.join(missing)}")
     stats = corpus_stats(args.files, load_schema(args.schema))
     print(json.dumps(stats, ensure_ascii=False, indent=2) if args.json else format_stats(stats))
+    for name, st in stats["files"].items():
+        if st["unreadable_lines"]:
+            print(f"warning: {name}: {st['unreadable_lines']} unreadable line(s) not counted; `persian-ie validate {name}` names them",
+                  file=sys.stderr)
     return 0
 
 

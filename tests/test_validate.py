@@ -120,3 +120,13 @@ def test_stats_table_and_json(tmp_path, capsys):
     assert main(["stats", "--json", str(path)]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["total"]["documents"] == 2 and stats["total"]["labels"]["CITY"] == 1 and stats["total"]["layers"]["role"] == 1
+
+
+def test_stats_refuses_a_missing_file_and_names_unreadable_lines(tmp_path, capsys):
+    path = write(tmp_path, [doc(doc_id="a")])
+    assert main(["stats", str(path), str(tmp_path / "typo.jsonl")]) == 2
+    assert "typo.jsonl" in capsys.readouterr().err
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("{not json\n")
+    assert main(["stats", str(path)]) == 0
+    assert "1 unreadable line(s) not counted" in capsys.readouterr().err
