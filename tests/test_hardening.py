@@ -355,3 +355,12 @@ def test_training_data_errors_name_the_key_file_and_line(tmp_path):
     train.write_text(good + "\n" + bad_label + "\n")
     with pytest.raises(ConfigError, match=rf"labels \['FOO'\] .*FOO at {train}:2 doc=c span=s9.*data.schema"):
         load_training_documents(cfg.data, load_schema("default"))
+
+
+def test_a_missing_corpus_file_names_its_key_and_the_folder_relative_paths_start_from(tmp_path, monkeypatch):
+    from persian_ie.training.corpora import load_training_documents
+
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(None, ["data.train=[data/corpus/train.jsonl]"])
+    with pytest.raises(ConfigError, match=rf"data.train: data/corpus/train.jsonl is not a file \(relative paths are read from the current folder, {tmp_path}\)"):
+        load_training_documents(cfg.data, load_schema("default"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from pathlib import Path
 
 from persian_ie.data.document import Document, LineError, iter_documents, read_documents
 from persian_ie.data.readers import ReaderStats, read_conll, read_peyma
@@ -105,6 +106,9 @@ def load_training_documents(data_cfg, schema: LabelSchema, seed: int = 13) -> tu
 
 def _read_checked(path, fmt: str, schema: LabelSchema, key: str, label_map: dict | None = None) -> list[Document]:
     """One corpus file, its labels and the rules of ``persian-ie validate`` checked; errors name the key and file."""
+    if not Path(path).is_file():
+        where = "" if Path(path).is_absolute() else f" (relative paths are read from the current folder, {Path.cwd()})"
+        raise ConfigError(f"{key}: {path} is not a file{where}")
     docs = read_corpus(path, fmt, label_map)
     lines = _line_numbers(path, fmt, len(docs))
     _check_labels(docs, schema, f"{key} ({path})", [f"{path}:{line} doc={d.id}" for d, line in zip(docs, lines)])
