@@ -61,6 +61,11 @@ def annotate_cli(args) -> int:
     schema = load_schema(args.schema)
     texts = Path(args.texts) if args.texts else None
     failed = 0
+    not_files = [f"{p} ({'a folder' if Path(p).is_dir() else 'no such file'})" for p in args.files if not Path(p).is_file()]
+    if not_files:  # else each is reported as a missing original text, which misleads
+        from persian_ie.errors import InputError
+
+        raise InputError(f"annotate check takes .ann files: {', '.join(not_files)}")
     for path in args.files:
         result = check_ann_file(Path(path), schema, texts)
         if result.ok:

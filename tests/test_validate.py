@@ -130,3 +130,9 @@ def test_stats_refuses_a_missing_file_and_names_unreadable_lines(tmp_path, capsy
         fh.write("{not json\n")
     assert main(["stats", str(path)]) == 0
     assert "1 unreadable line(s) not counted" in capsys.readouterr().err
+
+
+def test_annotate_check_refuses_a_folder_or_missing_file_naming_it(tmp_path, capsys):
+    assert main(["annotate", "check", str(tmp_path), str(tmp_path / "none.ann")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path} (a folder)" in err and "none.ann (no such file)" in err
