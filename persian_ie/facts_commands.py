@@ -39,6 +39,10 @@ def export_cli(args) -> int:
 def who_cli(args) -> int:
     from persian_ie.inference.facts.query import who
 
+    if not args.office.strip():
+        from persian_ie.errors import InputError
+
+        raise InputError("facts who: give an office, e.g. «شهردار مشهد»")
     rows = who(args.db, args.office)
     if not rows:
         print(f"no holder of «{args.office}» in {args.db}")
@@ -52,6 +56,10 @@ def who_cli(args) -> int:
 def person_cli(args) -> int:
     from persian_ie.inference.facts.query import person
 
+    if not args.name.strip():  # an empty pattern matches everyone
+        from persian_ie.errors import InputError
+
+        raise InputError("facts person: give a name, or part of one")
     people = person(args.db, args.name)
     if not people:
         print(f"no person matching «{args.name}» in {args.db}")

@@ -189,3 +189,12 @@ def test_build_refuses_a_missing_file_before_touching_the_database(tmp_path, cap
     db = tmp_path / "facts.sqlite"
     assert main(["facts", "build", str(ROOT / "data/corpus/test.jsonl"), str(tmp_path / "typo.jsonl"), "--db", str(db)]) == 2
     assert "typo.jsonl" in capsys.readouterr().err and not db.exists()
+
+
+def test_build_makes_the_database_folder_and_queries_refuse_an_empty_name(tmp_path, capsys):
+    db = tmp_path / "new" / "facts.sqlite"
+    assert main(["facts", "build", str(ROOT / "data/corpus/test.jsonl"), "--db", str(db)]) == 0 and db.is_file()
+    assert main(["facts", "person", " ", "--db", str(db)]) == 2
+    assert main(["facts", "who", "", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "give a name" in err and "give an office" in err

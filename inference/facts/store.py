@@ -75,6 +75,7 @@ def model_name(doc: Document) -> str | None:
 def build(paths, db: str | Path, batch: int = 500) -> BuildReport:
     """Load documents from JSONL(.gz) files; bad lines are reported and skipped."""
     report = BuildReport()
+    Path(db).parent.mkdir(parents=True, exist_ok=True)  # a new database in a new folder, as predict's --out
     con = connect(db)
     try:
         pending = 0
