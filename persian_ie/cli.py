@@ -141,6 +141,16 @@ def _register_later_commands(sub) -> None:
     facts_commands.register(sub)
 
 
+def _way_on(args) -> str:
+    """What an interrupted run kept and how to continue it, for the commands that can."""
+    if args.command == "predict" and getattr(args, "out", None) and not getattr(args, "text", None):
+        return f": the chunks committed to {args.out} are kept; the same command with --resume continues after them"
+    if args.command == "train":
+        return (": the last checkpoint (OUTPUT_DIR/checkpoint, saved at each dev evaluation, if one was reached) is kept; "
+                "the same command with --resume continues from it")
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -153,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: [E502] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"interrupted{_way_on(args)}", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug, not bad input: exit 3 so scripts can tell the two apart
         return _internal_error(exc, args.debug or os.environ.get("PERSIAN_IE_DEBUG") == "1")

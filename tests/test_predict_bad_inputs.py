@@ -247,3 +247,15 @@ def test_predict_names_the_folder_entries_it_does_not_read(tmp_path, capsys):
     main(["predict", str(folder), "--model", str(tmp_path / "no-model"), "--out", str(tmp_path / "o.jsonl")])
     err = capsys.readouterr().err
     assert "2 entries not read (B.TXT, recs.jsonl)" in err and "a.txt" not in err
+
+
+def test_an_interrupted_predict_says_what_is_kept_and_how_to_go_on(tmp_path, capsys, monkeypatch):
+    from persian_ie import commands
+    from persian_ie.cli import main
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "predict_cli", interrupted)
+    assert main(["predict", "in.jsonl", "--model", "m", "--out", str(tmp_path / "o.jsonl")]) == 130
+    assert f"interrupted: the chunks committed to {tmp_path / 'o.jsonl'} are kept; the same command with --resume" in capsys.readouterr().err
