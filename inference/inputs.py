@@ -56,6 +56,7 @@ class InputRecord:
     text: str
     meta: dict = field(default_factory=dict)
     file_key: str = ""  # resolved path of ``source``
+    id_given: bool = True  # False: the record had no id and is named after its file and position
 
     @property
     def key(self) -> str:
@@ -90,7 +91,7 @@ def _unencodable(value: str) -> int | None:
         return exc.start
 
 
-def _check_text(source, position, doc_id, text, meta) -> InputRecord | BadRecord:
+def _check_text(source, position, doc_id, text, meta, id_given: bool = True) -> InputRecord | BadRecord:
     if not isinstance(text, str):
         return BadRecord(source, position, f"text is {type(text).__name__}, not a string")
     if not text.strip():
@@ -101,7 +102,7 @@ def _check_text(source, position, doc_id, text, meta) -> InputRecord | BadRecord
         return BadRecord(source, position, f"text has a lone surrogate (not valid Unicode) at character {at}")
     if len(HTML_TAG.findall(text)) >= 3:
         return BadRecord(source, position, "text looks like HTML markup; strip the markup first")
-    return InputRecord(source, position, str(doc_id), text, meta)
+    return InputRecord(source, position, str(doc_id), text, meta, id_given=id_given)
 
 
 def _record_id(obj, source, position, fields) -> str | BadRecord:
@@ -146,7 +147,7 @@ def _from_object(obj, source, position, fields: FieldConfig) -> InputRecord | Ba
     for bad in (doc_id, meta):
         if isinstance(bad, BadRecord):
             return bad
-    return _check_text(source, position, doc_id, text, meta)
+    return _check_text(source, position, doc_id, text, meta, id_given=obj.get(fields.id_field) not in (None, ""))
 
 
 def _read_jsonl(path: Path, fields, **ranges) -> Iterator:

@@ -58,6 +58,8 @@ class RunSummary:
     error_reasons: dict = field(default_factory=dict)
     duplicate_ids: int = 0  # records whose id an earlier record had (all are kept, keyed by file and line)
     first_duplicate: str | None = None
+    unnamed: int = 0  # records without an id in the id field, named after file and position
+    first_unnamed: str | None = None
 
     def line(self) -> str:
         rate = self.documents / self.seconds if self.seconds else 0.0
@@ -67,6 +69,9 @@ class RunSummary:
         if self.duplicate_ids:
             text += (f"\nwarning: {self.duplicate_ids} records repeat an earlier record's id (first: {self.first_duplicate}); "
                      f"all were predicted, each output line names its input file and record")
+        if self.unnamed:
+            text += (f"\nwarning: {self.unnamed} records had no id in their id field (--id-field, default 'id') and were named "
+                     f"after their file and position (first: {self.first_unnamed}); check --id-field if they have ids")
         return text
 
     def add_error(self, reason: str) -> None:
@@ -76,13 +81,16 @@ class RunSummary:
 
 
 class _IdWatch:
-    """Counts records that repeat an earlier id (hashes only, to bound memory)."""
+    """Counts records that repeat an earlier id (hashes only, to bound memory) and records without an id."""
 
     def __init__(self, summary: RunSummary):
         self.seen: set[int] = set()
         self.summary = summary
 
     def see(self, rec) -> None:
+        if isinstance(rec, InputRecord) and not rec.id_given:
+            self.summary.unnamed += 1
+            self.summary.first_unnamed = self.summary.first_unnamed or f"{rec.id!r} at {rec.source}:{rec.position}"
         if isinstance(rec, InputRecord):
             h = hash(rec.id)
             if h in self.seen:

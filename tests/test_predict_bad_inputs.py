@@ -259,3 +259,16 @@ def test_an_interrupted_predict_says_what_is_kept_and_how_to_go_on(tmp_path, cap
     monkeypatch.setattr(commands, "predict_cli", interrupted)
     assert main(["predict", "in.jsonl", "--model", "m", "--out", str(tmp_path / "o.jsonl")]) == 130
     assert f"interrupted: the chunks committed to {tmp_path / 'o.jsonl'} are kept; the same command with --resume" in capsys.readouterr().err
+
+
+def test_records_without_an_id_in_the_id_field_are_named_and_warned(tmp_path, predictor):
+    from persian_ie.inference.inputs import FieldConfig
+
+    path = tmp_path / "x.jsonl"
+    path.write_text("\n".join(json.dumps({"id": f"r{i}", "text": "متن یک"}) for i in range(3)) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    summary = run_prediction(predictor, [str(path)], out, fields=FieldConfig(id_field="nope"), progress=False)  # a mistyped --id-field
+    assert [json.loads(line)["id"] for line in out.read_text("utf-8").splitlines()] == ["x-1", "x-2", "x-3"]
+    assert summary.unnamed == 3 and "3 records had no id in their id field (--id-field" in summary.line() and "'x-1' at" in summary.line()
+    summary = run_prediction(predictor, [str(path)], tmp_path / "ok.jsonl", progress=False)
+    assert summary.unnamed == 0 and "no id" not in summary.line()
