@@ -281,14 +281,15 @@ def folder_entries(path: Path) -> list[Path]:
     return sorted(path.glob("*.txt"))
 
 
-def unread_folder_entries(paths) -> dict[Path, list[str]]:
+def unread_folder_entries(paths, output: Path | None = None) -> dict[Path, list[str]]:
     """Per input folder, the names of its entries that ``folder_entries`` leaves out (``.TXT``, ``.jsonl``,
     subfolders...): reading a folder takes its ``*.txt`` files only, and the rest must not vanish unseen."""
-    out = {}
+    out, read = {}, {resolved(f) for f in input_files(paths)}  # a file named beside its folder is read
     for path in map(Path, paths):
         if path.is_dir():
-            taken = set(folder_entries(path))
-            left = sorted(entry.name for entry in path.iterdir() if entry not in taken and not entry.name.startswith("."))
+            own = output is not None and resolved(output.parent) == resolved(path)  # OUT, OUT.lock, OUT.ledger...
+            left = sorted(entry.name for entry in path.iterdir() if resolved(entry) not in read and not entry.name.startswith(".")
+                          and not (own and (entry.name == output.name or entry.name.startswith(output.name + "."))))
             if left:
                 out[path] = left
     return out

@@ -41,7 +41,7 @@ def check_output_paths(inputs, outputs: dict[str, Path]) -> None:
     named = list(outputs.items())
     for name, path in named:
         if path.is_dir():  # found before the model loads, not when the first chunk is written
-            raise OutputPathError(f"{name} {path} is a folder; give the path of a file, e.g. {path / 'facts.jsonl'}")
+            raise OutputPathError(f"{name} {path} is a folder; give the path of a file" + (f", e.g. {path / 'facts.jsonl'}" if name.startswith("--") else ""))
     for i, (name, path) in enumerate(named):
         for other_name, other in named[i + 1:]:
             if _same_file(path, other):

@@ -66,8 +66,6 @@ def replace_pretrained(model: LayeredTokenClassifier, tokenizer, directory, card
 
 
 def _read_json(path: Path) -> dict:
-    if not path.parent.is_dir():
-        raise ModelConfigError(f"{path.parent}: no such model folder (a folder written by `persian-ie train`, e.g. runs/quickstart/model)")
     if not path.is_file():
         raise ModelConfigError(f"{path}: file is missing")
     try:

@@ -144,6 +144,8 @@ def _register_later_commands(sub) -> None:
 def _way_on(args) -> str:
     """What an interrupted run kept and how to continue it, for the commands that can."""
     if args.command == "predict" and getattr(args, "out", None) and not getattr(args, "text", None):
+        if getattr(args, "engine", None) == "ray":
+            return f": the finished shards in {args.out}.shards/ are kept; the same command with --resume continues with the others"
         return f": the chunks committed to {args.out} are kept; the same command with --resume continues after them"
     if args.command == "train":
         return (": the last checkpoint (OUTPUT_DIR/checkpoint, saved at each dev evaluation, if one was reached) is kept; "

@@ -143,7 +143,7 @@ def _check_evaluate_options(args) -> None:
         raise InputError("evaluate scores --pred or --model, not both: give one")
     unused = [f"--{name.replace('_', '-')}" for name in MODEL_ONLY_OPTIONS if getattr(args, name)] if args.pred else []
     if unused:
-        raise InputError(f"{', '.join(unused)} apply to --model only; with --pred the predictions are read as they are")
+        raise InputError(f"{', '.join(unused)} {'apply' if len(unused) > 1 else 'applies'} to --model only; with --pred the predictions are read as they are")
 
 
 def evaluate_cli(args) -> int:
@@ -209,10 +209,10 @@ def _checked_text(text: str) -> str:
     return text
 
 
-def _warn_unread_folder_entries(inputs) -> None:
+def _warn_unread_folder_entries(inputs, out: Path) -> None:
     from persian_ie.inference.inputs import unread_folder_entries
 
-    for folder, names in unread_folder_entries(inputs).items():
+    for folder, names in unread_folder_entries(inputs, out).items():
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         print(f"warning: {folder}: {len(names)} entr{'y' if len(names) == 1 else 'ies'} not read ({shown}): a folder "
               "gives its *.txt files only; name .jsonl, .csv or .parquet files as inputs themselves", file=sys.stderr)
@@ -235,7 +235,7 @@ def predict_cli(args) -> int:
         return 0
     if not args.inputs or not args.out:
         raise InputError("predict needs INPUT... and --out (or --text)")
-    _warn_unread_folder_entries(args.inputs)
+    _warn_unread_folder_entries(args.inputs, Path(args.out))
     if args.engine == "ray":
         from persian_ie.inference.ray_engine import RayOptions, run_prediction_ray
 

@@ -131,9 +131,9 @@ def test_cli_report_files_and_compare(tmp_path, corpus_docs, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     (["--model", "some/model"], "not both"),
-    (["--save-predictions", "p.jsonl"], "--save-predictions apply to --model only"),
+    (["--save-predictions", "p.jsonl"], "--save-predictions applies to --model only"),
     (["--decoding", "argmax", "--link-gold-spans"], "--decoding, --link-gold-spans apply to --model only"),
-    (["--backend", "onnx"], "--backend apply to --model only"),
+    (["--backend", "onnx"], "--backend applies to --model only"),
 ])
 def test_evaluate_refuses_options_it_would_drop(tmp_path, capsys, extra, message):
     write_documents(tmp_path / "gold.jsonl", [gold_doc()])

@@ -364,3 +364,17 @@ def test_a_missing_corpus_file_names_its_key_and_the_folder_relative_paths_start
     cfg = load_config(None, ["data.train=[data/corpus/train.jsonl]"])
     with pytest.raises(ConfigError, match=rf"data.train: data/corpus/train.jsonl is not a file \(relative paths are read from the current folder, {tmp_path}\)"):
         load_training_documents(cfg.data, load_schema("default"))
+
+
+def test_only_the_documents_an_auxiliary_corpus_keeps_are_checked(tmp_path):
+    from persian_ie.training.corpora import load_training_documents
+
+    train, aux = tmp_path / "train.jsonl", tmp_path / "aux.jsonl"
+    train.write_text(json.dumps({"id": "a", "text": "علی آمد"}) + "\n")
+    odd = {"id": "c", "text": "علی آمد", "spans": [{"id": "s9", "start": 0, "end": 3, "label": "FOO"}]}
+    aux.write_text(json.dumps({"id": "b", "text": "علی آمد"}) + "\n" + json.dumps(odd) + "\n")
+    cfg = load_config(None, [f"data.train=[{train}]", f"data.auxiliary=[{{path: {aux}, max_documents: 1}}]"])
+    assert len(load_training_documents(cfg.data, load_schema("default"))[0]) == 2
+    cfg = load_config(None, [f"data.train=[{train}]", f"data.auxiliary=[{{path: {aux}}}]"])
+    with pytest.raises(ConfigError, match=rf"FOO at {aux}:2 doc=c"):
+        load_training_documents(cfg.data, load_schema("default"))

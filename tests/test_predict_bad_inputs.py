@@ -247,6 +247,11 @@ def test_predict_names_the_folder_entries_it_does_not_read(tmp_path, capsys):
     main(["predict", str(folder), "--model", str(tmp_path / "no-model"), "--out", str(tmp_path / "o.jsonl")])
     err = capsys.readouterr().err
     assert "2 entries not read (B.TXT, recs.jsonl)" in err and "a.txt" not in err
+    # a file named beside its folder is read, and the run's own files (an --out inside the folder) are not inputs
+    for own in ("o.jsonl", "o.jsonl.lock", "o.jsonl.ledger"):
+        (folder / own).write_text("", encoding="utf-8")
+    main(["predict", str(folder), str(folder / "recs.jsonl"), "--model", str(tmp_path / "no-model"), "--out", str(folder / "o.jsonl")])
+    assert "1 entry not read (B.TXT)" in capsys.readouterr().err
 
 
 def test_an_interrupted_predict_says_what_is_kept_and_how_to_go_on(tmp_path, capsys, monkeypatch):

@@ -92,8 +92,7 @@ def load_training_documents(data_cfg, schema: LabelSchema, seed: int = 13) -> tu
         log.info("data.train_fraction %.2f: %d of %d training documents", fraction, len(train), read)
     for i, aux in enumerate(data_cfg.auxiliary):
         aux = aux if isinstance(aux, AuxCorpus) else AuxCorpus(**aux)
-        docs = _read_checked(aux.path, aux.format, schema, f"data.auxiliary[{i}]", aux.label_map)
-        train += docs[: aux.max_documents] if aux.max_documents else docs
+        train += _read_checked(aux.path, aux.format, schema, f"data.auxiliary[{i}]", aux.label_map, aux.max_documents)
     dev = _read_checked(data_cfg.dev, data_cfg.format, schema, "data.dev") if data_cfg.dev else []
     test = _read_checked(data_cfg.test, data_cfg.format, schema, "data.test") if data_cfg.test else []
     if not any(d.text and d.text.strip() for d in train):
@@ -104,23 +103,30 @@ def load_training_documents(data_cfg, schema: LabelSchema, seed: int = 13) -> tu
     return train, dev, test
 
 
-def _read_checked(path, fmt: str, schema: LabelSchema, key: str, label_map: dict | None = None) -> list[Document]:
-    """One corpus file, its labels and the rules of ``persian-ie validate`` checked; errors name the key and file."""
+def _read_checked(path, fmt: str, schema: LabelSchema, key: str, label_map: dict | None = None, limit: int | None = None) -> list[Document]:
+    """One corpus file (its first ``limit`` documents), labels and the rules of ``persian-ie validate`` checked;
+    errors name the key and file."""
     if not Path(path).is_file():
         where = "" if Path(path).is_absolute() else f" (relative paths are read from the current folder, {Path.cwd()})"
         raise ConfigError(f"{key}: {path} is not a file{where}")
     docs = read_corpus(path, fmt, label_map)
-    lines = _line_numbers(path, fmt, len(docs))
+    lines = _line_numbers(path, fmt, docs)
+    if limit:  # only the documents kept are checked
+        docs, lines = docs[:limit], lines[:limit]
     _check_labels(docs, schema, f"{key} ({path})", [f"{path}:{line} doc={d.id}" for d, line in zip(docs, lines)])
     _check_documents(docs, schema, f"{key} ({path})", str(path), lines)
     return docs
 
 
-def _line_numbers(path, fmt: str, n: int) -> list[int]:
-    """Each document's line in a JSONL file (what `persian-ie validate` reports); 0 for the other formats."""
+def _line_numbers(path, fmt: str, docs: list[Document]) -> list[int]:
+    """Each document's line in its file: for JSONL as `persian-ie validate` counts them, for the tagged
+    formats the sentence's first line (the readers keep it in ``meta``)."""
     if fmt != "jsonl":
-        return [0] * n
-    return [item.line for item in iter_documents(path) if not isinstance(item, LineError)]
+        return [int((d.meta or {}).get("line", 0)) for d in docs]
+    lines = [item.line for item in iter_documents(path) if not isinstance(item, LineError)]
+    if len(lines) != len(docs):  # cannot happen while read_documents stops at a bad line; never misplace one
+        return [0] * len(docs)
+    return lines
 
 
 def _check_documents(docs: list[Document], schema: LabelSchema, where: str, path: str, lines: list[int], show: int = 5) -> None:
