@@ -154,6 +154,9 @@ def evaluate_cli(args) -> int:
     refuse_outputs_over_inputs([args.gold, args.pred, *(args.compare or [])],
                                {"--out": args.out, "--markdown": args.markdown, "--html": args.html, "--save-predictions": args.save_predictions})
     if args.compare:
+        unused = [f"--{name.replace('_', '-')}" for name in ("gold", "pred", "model", "markdown", "html", "save_predictions") if getattr(args, name)]
+        if unused:  # they would be dropped without a word
+            raise InputError(f"--compare reads two saved reports; {', '.join(unused)} belong to scoring one (run that first, with --out)")
         a, b = (load_report(p) for p in args.compare)
         result = compare_reports(a, b, args.bootstrap or 1000, args.seed)
         print(f"{'':<22} {'A':>7} {'B':>7} {'delta':>8} {'p':>7}")
@@ -223,8 +226,10 @@ def predict_cli(args) -> int:
 
     fields = FieldConfig(id_field=args.id_field, text_field=args.text_field)
     if args.text is not None:
-        if args.inputs or args.out:  # they would be dropped without a word
-            raise InputError("--text predicts one string and prints its facts; it takes no INPUT files and no --out. "
+        batch_only = [name for name, given in (("INPUT files", args.inputs), ("--out", args.out), ("--errors", args.errors),
+                                               ("--resume", args.resume), ("--engine ray", args.engine == "ray")) if given]
+        if batch_only:  # they would be dropped without a word
+            raise InputError(f"--text predicts one string and prints its facts; {', '.join(batch_only)} belong to batch runs. "
                              "Put the text in a .txt file to predict it with the inputs into --out")
         from persian_ie.models.predictor import Predictor
 
@@ -317,7 +322,7 @@ def register(sub) -> None:
     p.add_argument("--decoding", choices=["constrained", "argmax"], help="with --model: override the model's decoding")
     p.add_argument("--bootstrap", type=non_negative_int, default=1000, help="bootstrap samples for confidence intervals (0: none)")
     p.add_argument("--seed", type=int, default=12345)
-    p.add_argument("--examples", type=int, default=5, help="error examples per kind")
+    p.add_argument("--examples", type=non_negative_int, default=5, help="error examples per kind")
     p.add_argument("--backend", choices=BACKENDS, help="forward pass with --model: torch (default: float32, the reference figures, the same on every CPU), auto (what predict runs by default), torch-bf16, onnx, onnx-int8")
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="per-label deltas and paired-bootstrap p-values")
     p.add_argument("--link-gold-spans", action="store_true", help="with --model: keep the gold spans and score the model's relation component alone")

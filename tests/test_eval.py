@@ -153,3 +153,8 @@ def test_counts_below_their_floor_are_refused_naming_the_option(argv, capsys):
 def test_bench_refuses_a_missing_texts_file_before_timing_anything(tmp_path, capsys):
     assert main(["bench", "--texts", str(tmp_path / "none.jsonl")]) == 2
     assert "--texts" in capsys.readouterr().err
+
+
+def test_compare_refuses_the_options_of_scoring_one_run(tmp_path, capsys):
+    assert main(["evaluate", "--compare", "a.json", "b.json", "--gold", "g.jsonl", "--markdown", "m.md"]) == 2
+    assert "--gold, --markdown belong to scoring one" in capsys.readouterr().err

@@ -234,6 +234,8 @@ def test_predict_text_refuses_inputs_and_out_it_would_drop(tmp_path, capsys):
     src.write_text("شهردار مشهد", encoding="utf-8")
     assert main(["predict", "--model", str(tmp_path / "no-model"), "--text", "سلام", str(src), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "--text predicts one string" in capsys.readouterr().err and not (tmp_path / "o.jsonl").exists()
+    assert main(["predict", "--model", str(tmp_path / "no-model"), "--text", "سلام", "--resume", "--engine", "ray"]) == 2
+    assert "--resume, --engine ray belong to batch runs" in capsys.readouterr().err
 
 
 def test_predict_names_the_folder_entries_it_does_not_read(tmp_path, capsys):
