@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from persian_ie.arg_types import non_negative_int, positive_int
+from persian_ie.arg_types import non_negative_float, non_negative_int, positive_int
 from persian_ie.errors import InputError
 from persian_ie.models.backends import BACKENDS
 
@@ -349,7 +349,7 @@ def register(sub) -> None:
     p.add_argument("--engine", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="Ray cluster address (default: start a local one)")
     p.add_argument("--actors", type=positive_int, default=1, help="model-holding Ray actors")
-    p.add_argument("--gpus-per-actor", type=float, default=0)
+    p.add_argument("--gpus-per-actor", type=non_negative_float, default=0)
     p.add_argument("--shard-size", type=positive_int, default=1000)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=predict_cli)
