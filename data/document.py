@@ -340,16 +340,22 @@ def iter_documents(path: str | Path) -> Iterator[DocRecord | LineError]:
             yield LineError(str(path), number, str(exc))
 
 
-def read_documents(path: str | Path, strict: bool = True) -> list[Document]:
-    """Read a whole (small) file: corpus splits, gold files. ``strict`` raises on a bad line."""
-    docs = []
+def read_numbered_documents(path: str | Path, strict: bool = True) -> list[tuple[int, Document]]:
+    """(line, document) for a whole (small) file, the lines as `persian-ie validate` counts them.
+    ``strict`` raises on a bad line; otherwise bad lines are skipped."""
+    numbered = []
     for item in iter_documents(path):
         if isinstance(item, LineError):
             if strict:
                 raise DocumentError(f"{item.path}:{item.line}: {item.reason}")
             continue
-        docs.append(item.doc)
-    return docs
+        numbered.append((item.line, item.doc))
+    return numbered
+
+
+def read_documents(path: str | Path, strict: bool = True) -> list[Document]:
+    """Read a whole (small) file: corpus splits, gold files. ``strict`` raises on a bad line."""
+    return [doc for _, doc in read_numbered_documents(path, strict)]
 
 
 def write_documents(path: str | Path, docs, include_text: bool = True) -> int:

@@ -7,7 +7,7 @@ import math
 import random
 from pathlib import Path
 
-from persian_ie.data.document import Document, LineError, iter_documents, read_documents
+from persian_ie.data.document import Document, read_numbered_documents
 from persian_ie.data.readers import ReaderStats, read_conll, read_peyma
 from persian_ie.data.schema import LabelSchema
 from persian_ie.data.validate import document_problems
@@ -17,22 +17,25 @@ from persian_ie.training.config import AuxCorpus
 log = logging.getLogger(__name__)
 
 
-def read_corpus(path: str, fmt: str = "jsonl", label_map: dict | None = None) -> list[Document]:
+def read_corpus(path: str, fmt: str = "jsonl", label_map: dict | None = None) -> tuple[list[Document], list[int]]:
+    """The documents of one corpus file and each one's line in it (for JSONL as `persian-ie validate`
+    counts them; for the tagged formats the sentence's first line, which the readers keep in ``meta``)."""
     if fmt == "jsonl":
-        docs = read_documents(path)
+        numbered = read_numbered_documents(path)
+        docs, lines = [doc for _, doc in numbered], [line for line, _ in numbered]
         if label_map:
             dropped: dict = {}
             docs = [_remap(d, label_map, dropped) for d in docs]
             if dropped:
                 log.info("%s: dropped spans by label map: %s", path, dropped)
-        return docs
+        return docs, lines
     if fmt in ("peyma", "conll"):
         stats = ReaderStats()
         reader = read_peyma if fmt == "peyma" else read_conll
         docs = list(reader(path, label_map or None, stats=stats))
         if stats.dropped:
             log.info("%s: dropped spans by label map: %s", path, dict(stats.dropped))
-        return docs
+        return docs, [int((d.meta or {}).get("line", 0)) for d in docs]
     raise ConfigError(f"unknown corpus format {fmt!r} for {path}; use jsonl, peyma or conll")
 
 
@@ -109,24 +112,12 @@ def _read_checked(path, fmt: str, schema: LabelSchema, key: str, label_map: dict
     if not Path(path).is_file():
         where = "" if Path(path).is_absolute() else f" (relative paths are read from the current folder, {Path.cwd()})"
         raise ConfigError(f"{key}: {path} is not a file{where}")
-    docs = read_corpus(path, fmt, label_map)
-    lines = _line_numbers(path, fmt, docs)
+    docs, lines = read_corpus(path, fmt, label_map)
     if limit:  # only the documents kept are checked
         docs, lines = docs[:limit], lines[:limit]
     _check_labels(docs, schema, f"{key} ({path})", [f"{path}:{line} doc={d.id}" for d, line in zip(docs, lines)])
     _check_documents(docs, schema, f"{key} ({path})", str(path), lines)
     return docs
-
-
-def _line_numbers(path, fmt: str, docs: list[Document]) -> list[int]:
-    """Each document's line in its file: for JSONL as `persian-ie validate` counts them, for the tagged
-    formats the sentence's first line (the readers keep it in ``meta``)."""
-    if fmt != "jsonl":
-        return [int((d.meta or {}).get("line", 0)) for d in docs]
-    lines = [item.line for item in iter_documents(path) if not isinstance(item, LineError)]
-    if len(lines) != len(docs):  # cannot happen while read_documents stops at a bad line; never misplace one
-        return [0] * len(docs)
-    return lines
 
 
 def _check_documents(docs: list[Document], schema: LabelSchema, where: str, path: str, lines: list[int], show: int = 5) -> None:
