@@ -88,15 +88,20 @@ class _IdWatch:
         self.summary = summary
 
     def see(self, rec) -> None:
-        if isinstance(rec, InputRecord) and not rec.id_given:
+        if not isinstance(rec, InputRecord):
+            return
+        if not rec.id_given:
             self.summary.unnamed += 1
-            self.summary.first_unnamed = self.summary.first_unnamed or f"{rec.id!r} at {rec.source}:{rec.position}"
-        if isinstance(rec, InputRecord):
-            h = hash(rec.id)
-            if h in self.seen:
-                self.summary.duplicate_ids += 1
-                self.summary.first_duplicate = self.summary.first_duplicate or f"{rec.id!r} at {rec.source}:{rec.position}"
-            self.seen.add(h)
+            self.summary.first_unnamed = self.summary.first_unnamed or _where(rec)
+        h = hash(rec.id)
+        if h in self.seen:
+            self.summary.duplicate_ids += 1
+            self.summary.first_duplicate = self.summary.first_duplicate or _where(rec)
+        self.seen.add(h)
+
+
+def _where(rec: InputRecord) -> str:
+    return f"{rec.id!r} at {rec.source}:{rec.position}"
 
 
 def _append(fh, lines: list[bytes]) -> int:

@@ -37,14 +37,11 @@ def validate_cli(args) -> int:
 
 
 def stats_cli(args) -> int:
+    from persian_ie.commands import refuse_missing_files
     from persian_ie.data.schema import load_schema
     from persian_ie.data.stats import corpus_stats, format_stats
 
-    from persian_ie.errors import InputError
-
-    missing = [f for f in args.files if not Path(f).is_file()]
-    if missing:  # a table row of 0 documents would look like an empty file
-        raise InputError(f"stats: no such file: {', '.join(missing)}")
+    refuse_missing_files(args.files, "stats takes JSONL files")  # a row of 0 documents would look like an empty file
     stats = corpus_stats(args.files, load_schema(args.schema))
     print(json.dumps(stats, ensure_ascii=False, indent=2) if args.json else format_stats(stats))
     for name, st in stats["files"].items():
@@ -55,17 +52,14 @@ def stats_cli(args) -> int:
 
 
 def annotate_cli(args) -> int:
+    from persian_ie.commands import refuse_missing_files
     from persian_ie.data.annotation_tools import check_ann_file, describe_spans
     from persian_ie.data.schema import load_schema
 
     schema = load_schema(args.schema)
     texts = Path(args.texts) if args.texts else None
     failed = 0
-    not_files = [f"{p} ({'a folder' if Path(p).is_dir() else 'no such file'})" for p in args.files if not Path(p).is_file()]
-    if not_files:  # else each is reported as a missing original text, which misleads
-        from persian_ie.errors import InputError
-
-        raise InputError(f"annotate check takes .ann files: {', '.join(not_files)}")
+    refuse_missing_files(args.files, "annotate check takes .ann files")  # else each is reported as a missing original text
     for path in args.files:
         result = check_ann_file(Path(path), schema, texts)
         if result.ok:

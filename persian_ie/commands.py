@@ -134,6 +134,19 @@ def refuse_outputs_over_inputs(inputs, outputs: dict) -> None:
     check_output_paths([p for p in inputs if p], {name: Path(p) for name, p in outputs.items() if p})
 
 
+def refuse_missing_files(files, takes: str) -> None:
+    """Every command that reads named files: one that is a folder or does not exist is an error naming it,
+    before anything is read or written (else it showed up as an empty file, a bad line or a missing text)."""
+    not_files = [f"{f} ({'a folder' if Path(f).is_dir() else 'no such file'})" for f in files if not Path(f).is_file()]
+    if not_files:
+        raise InputError(f"{takes}: {', '.join(not_files)}")
+
+
+def _given_options(args, names) -> list[str]:
+    """The options among ``names`` (argparse dests) the user gave, as typed."""
+    return [f"--{name.replace('_', '-')}" for name in names if getattr(args, name)]
+
+
 MODEL_ONLY_OPTIONS = ("save_predictions", "decoding", "link_gold_spans", "backend")
 
 
@@ -141,7 +154,7 @@ def _check_evaluate_options(args) -> None:
     """Options that would be dropped without a word are errors: --pred with --model, model options with --pred."""
     if args.pred and args.model:
         raise InputError("evaluate scores --pred or --model, not both: give one")
-    unused = [f"--{name.replace('_', '-')}" for name in MODEL_ONLY_OPTIONS if getattr(args, name)] if args.pred else []
+    unused = _given_options(args, MODEL_ONLY_OPTIONS) if args.pred else []
     if unused:
         raise InputError(f"{', '.join(unused)} {'apply' if len(unused) > 1 else 'applies'} to --model only; with --pred the predictions are read as they are")
 
@@ -154,7 +167,7 @@ def evaluate_cli(args) -> int:
     refuse_outputs_over_inputs([args.gold, args.pred, *(args.compare or [])],
                                {"--out": args.out, "--markdown": args.markdown, "--html": args.html, "--save-predictions": args.save_predictions})
     if args.compare:
-        unused = [f"--{name.replace('_', '-')}" for name in ("gold", "pred", "model", "markdown", "html", "save_predictions") if getattr(args, name)]
+        unused = _given_options(args, ("gold", "pred", "model", "markdown", "html", "save_predictions"))
         if unused:  # they would be dropped without a word
             raise InputError(f"--compare reads two saved reports; {', '.join(unused)} belong to scoring one (run that first, with --out)")
         a, b = (load_report(p) for p in args.compare)
@@ -269,8 +282,7 @@ def bench_cli(args) -> int:
     from persian_ie.bench.cpu import main as bench_main
 
     refuse_outputs_over_inputs([args.texts], {"--out": args.out})
-    if not Path(args.texts).is_file():  # else the timed child processes fail, far from the cause
-        raise InputError(f"--texts {args.texts}: no such file (a JSONL of articles with a \"text\" field)")
+    refuse_missing_files([args.texts], "--texts takes a JSONL of articles with a \"text\" field")  # not the timed child processes
     return bench_main(args)
 
 

@@ -13,14 +13,11 @@ def _short(text, width: int = 110) -> str:
 
 
 def build_cli(args) -> int:
-    from pathlib import Path
-
-    from persian_ie.errors import InputError
+    from persian_ie.commands import refuse_missing_files
     from persian_ie.inference.facts.store import build
 
-    missing = [f for f in args.files if not Path(f).is_file()]
-    if missing:  # before the database is touched: a mistyped name would skip a whole file as "1 bad line"
-        raise InputError(f"facts build: no such file: {', '.join(missing)}; nothing was loaded")
+    # before the database is touched: a mistyped name would skip a whole file as "1 bad line"
+    refuse_missing_files(args.files, "facts build takes predict's JSONL files (nothing was loaded)")
     report = build(args.files, args.db)
     for problem in report.problems[: args.max_problems]:
         print(problem, file=sys.stderr)

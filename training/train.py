@@ -146,7 +146,7 @@ def _check_settings(ckpt: Path, settings: dict) -> None:
     if not saved_file.exists():
         return  # saved before the file existed: the loaders' own errors are all there is
     saved = json.loads(saved_file.read_text())
-    changed = [f"data.schema (its layers or tags differ)" if key == "data.schema" else f"{key}: {saved.get(key)!r} then, {value!r} now"
+    changed = ["data.schema (its layers or tags differ)" if key == "data.schema" else f"{key}: {saved.get(key)!r} then, {value!r} now"
                for key, value in settings.items() if saved.get(key) != value]
     if changed:
         raise ConfigError(f"--resume: the checkpoint in {ckpt} was saved with other settings: {'; '.join(changed)}. "
