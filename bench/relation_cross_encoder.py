@@ -158,10 +158,10 @@ def group_scores(scorer: CrossScorer, groups: list[HeadGroup], examples) -> list
     with torch.inference_mode():
         for start in range(0, len(groups), 16):
             chunk = groups[start:start + 16]
-            flat = torch.sigmoid(scorer(chunk)).tolist()
+            flat = iter(torch.sigmoid(scorer(chunk)).tolist())  # the chunk's candidates, group by group
             for g in chunk:
                 for i in g.cand_idx:
-                    scores[g.doc][i] = flat.pop(0)
+                    scores[g.doc][i] = next(flat)
     return scores
 
 
