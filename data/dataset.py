@@ -4,26 +4,77 @@ One row per model window: ``input_ids``, ``labels_<layer>`` (tag ids at
 first subwords, -100 elsewhere), ``doc_index``, ``length``. Rows are cached
 on disk under a fingerprint of the documents, tokenizer, schema,
 normalization and window settings, so repeated runs skip the encoding.
+
+A document may be annotated for some labels only (an auxiliary corpus such
+as PEYMA knows PER and ORG but not TITLE or PROPOSAL): its
+``PartialAnnotation`` (in ``doc.extra[PARTIAL_KEY]``) says which labels it
+annotates and which character ranges are unknown (spans a label map
+dropped). A layer with none of its labels annotated gets -100 everywhere,
+and words in an unknown range get -100 in every layer, so the loss never
+reads "O" where the corpus simply did not look.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from persian_ie.data.document import Document
-from persian_ie.data.encoding import align_labels, build_window_inputs, plan_windows, sentence_end_positions, word_piece_ids
+from persian_ie.data.encoding import IGNORE, align_labels, build_window_inputs, plan_windows, sentence_end_positions, word_piece_ids
 from persian_ie.data.iob import spans_to_tags
 from persian_ie.data.normalize import Normalizer
 from persian_ie.data.schema import LabelSchema
 from persian_ie.data.tokenize import tokenize
 
 
+PARTIAL_KEY = "_partial"  # in-memory only: Document.to_dict leaves out keys that start with "_"
+
+
+@dataclass(frozen=True)
+class PartialAnnotation:
+    """What a partly annotated document can teach: the labels it annotates and the
+    character ranges ``(start, end)`` whose labels are unknown."""
+
+    annotated: frozenset
+    unknown: tuple = ()
+
+    def to_dict(self) -> dict:
+        return {"annotated": sorted(self.annotated), "unknown": [list(r) for r in self.unknown]}
+
+
+def partial_annotation(doc: Document) -> PartialAnnotation | None:
+    return doc.extra.get(PARTIAL_KEY)
+
+
+def is_fully_annotated(doc: Document, labels) -> bool:
+    """True when ``doc`` annotates every one of ``labels`` (a document without a
+    ``PartialAnnotation`` annotates all)."""
+    partial = partial_annotation(doc)
+    return partial is None or set(labels) <= partial.annotated
+
+
+def _word_tags(doc: Document, tokens, schema: LabelSchema) -> dict[str, list[int]]:
+    """Tag ids per layer and word; IGNORE where the document does not say."""
+    tags = spans_to_tags(tokens, doc.spans, schema)
+    tag_ids = {layer: {t: i for i, t in enumerate(schema.tags(layer))} for layer in schema.layers}
+    ids = {layer: [tag_ids[layer][t] for t in tags[layer]] for layer in schema.layers}
+    partial = partial_annotation(doc)
+    if partial is None:
+        return ids
+    unknown_words = [k for k, tok in enumerate(tokens) if any(tok.start < end and start < tok.end for start, end in partial.unknown)]
+    for layer, labels in schema.layers.items():
+        if not partial.annotated & set(labels):
+            ids[layer] = [IGNORE] * len(tokens)
+        for k in unknown_words:
+            ids[layer][k] = IGNORE
+    return ids
+
+
 def encode_document(doc: Document, tokenizer, schema: LabelSchema, normalizer: Normalizer, max_length: int, stride: int) -> list[dict]:
     tokenized = tokenize(doc.text or "", normalizer)
-    tags = spans_to_tags(tokenized.tokens, doc.spans, schema)
-    tag_ids = {layer: {t: i for i, t in enumerate(schema.tags(layer))} for layer in schema.layers}
+    word_tags = _word_tags(doc, tokenized.tokens, schema)
     pieces = word_piece_ids([t.text for t in tokenized.tokens], tokenizer)
     windows = plan_windows([len(p) for p in pieces], sentence_end_positions(tokenized), max_length - 2, stride)
     rows = []
@@ -31,8 +82,7 @@ def encode_document(doc: Document, tokenizer, schema: LabelSchema, normalizer: N
         ids, first_pos = build_window_inputs(pieces, window, tokenizer, max_length)
         row = {"input_ids": ids, "length": len(ids)}
         for layer in schema.layers:
-            word_tags = [tag_ids[layer][t] for t in tags[layer][window.first_word:window.last_word]]
-            row[f"labels_{layer}"] = align_labels(first_pos, word_tags, len(ids))
+            row[f"labels_{layer}"] = align_labels(first_pos, word_tags[layer][window.first_word:window.last_word], len(ids))
         rows.append(row)
     return rows
 
@@ -44,6 +94,8 @@ def _fingerprint(docs, tokenizer, schema, normalizer, max_length, stride) -> str
         digest.update(doc.id.encode())
         digest.update((doc.text or "").encode())
         digest.update(json.dumps([s.to_dict() for s in doc.spans]).encode())
+        if partial_annotation(doc) is not None:
+            digest.update(json.dumps(partial_annotation(doc).to_dict()).encode())
     return digest.hexdigest()[:16]
 
 

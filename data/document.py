@@ -89,7 +89,7 @@ class Document:
         out["spans"] = [s.to_dict() for s in self.spans]
         out["relations"] = [r.to_dict() for r in self.relations]
         for key, value in self.extra.items():
-            if key != "text_sha1":
+            if key != "text_sha1" and not key.startswith("_"):  # "_" keys are in-memory only (training's PartialAnnotation)
                 out[key] = value
         return out
 

@@ -10,8 +10,10 @@
 
 Tagged corpora become one document per sentence, the tokens joined by single
 spaces. ``label_map`` renames labels; a label mapped to ``None`` is dropped
-on purpose and counted in ``ReaderStats.dropped``. Nothing is dropped
-silently.
+on purpose and counted in ``ReaderStats.dropped``; the dropped spans'
+``(start, end, label)`` stay in ``doc.extra[DROPPED_KEY]`` (in memory only),
+so training can treat their words as unknown rather than as "O". Nothing is
+dropped silently.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from persian_ie.data.document import Document, Span, iter_json_objects
 from persian_ie.data.iob import tag_chunks
 from persian_ie.data.tokenize import is_bad_edge_char
 from persian_ie.errors import InputError
+
+DROPPED_KEY = "_dropped_spans"  # (start, end, source label) of spans a label map dropped
 
 
 @dataclass
@@ -84,7 +88,7 @@ def _tagged_to_document(doc_id, tokens, label_map, stats: ReaderStats, meta) -> 
     chunks = tag_chunks(tags, repair=True)
     stats.repaired_tags += sum(tags[lo].startswith("I-") for _, lo, _ in chunks)
     spans = [(label, bounds[lo][0], bounds[hi - 1][1]) for label, lo, hi in chunks]
-    doc_spans = []
+    doc_spans, dropped = [], []
     text = " ".join(text_parts)
     for label, start, end in spans:
         trimmed = _trim(text, start, end)
@@ -97,11 +101,12 @@ def _tagged_to_document(doc_id, tokens, label_map, stats: ReaderStats, meta) -> 
         target = label_map.get(label, label) if label_map else label
         if target is None:
             stats.dropped[label] += 1
+            dropped.append((start, end, label))
             continue
         doc_spans.append(Span(f"s{len(doc_spans) + 1}", start, end, target))
     stats.sentences += 1
     stats.spans += len(doc_spans)
-    return Document(doc_id, text, doc_spans, [], meta)
+    return Document(doc_id, text, doc_spans, [], meta, {DROPPED_KEY: dropped} if dropped else {})
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -120,8 +120,7 @@ class LayeredTokenClassifier(PreTrainedModel):
                 # rare tag shifts the balance towards it without rescaling the layer's loss.
                 weight = self.class_weights.get(layer)
                 weight = torch.tensor(weight, device=layer_logits.device) if weight else None
-                loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE)
-                loss = loss + self.loss_weights[layer] * loss_fn(layer_logits.float().flatten(0, 1), labels[layer].flatten())
+                loss = loss + self.loss_weights[layer] * _layer_loss(layer_logits.float().flatten(0, 1), labels[layer].flatten(), weight)
         return LayeredOutput(loss=loss, logits=logits, last_hidden_state=hidden)
 
 
@@ -163,3 +162,13 @@ def register_auto_classes() -> None:
 
 
 register_auto_classes()
+
+
+def _layer_loss(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Cross-entropy over the positions that have a label; 0, not NaN, when none has
+    (a batch of partly annotated documents that says nothing about this layer).
+    The check costs one host sync per layer; torch's own mean is kept so that
+    fully annotated training gives the same numbers as before."""
+    if not bool((labels != IGNORE).any()):
+        return logits.sum() * 0.0
+    return nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE)(logits, labels)

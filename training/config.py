@@ -25,6 +25,10 @@ class AuxCorpus:
     format: str = "jsonl"  # jsonl | peyma | conll
     label_map: dict = field(default_factory=dict)  # source label -> target label or null (dropped)
     max_documents: int | None = None
+    # The schema labels this corpus annotates; its other layers teach nothing and the
+    # words of dropped spans count as unknown (data/dataset.py PartialAnnotation).
+    # None: with a label_map, its non-null targets; without one, every label.
+    annotates: list | None = None
 
 
 @dataclass
@@ -213,6 +217,8 @@ def check_values(config: TrainConfig) -> None:
     for i, aux in enumerate(config.data.auxiliary):
         if aux.format not in CHOICES["data.format"]:
             raise ConfigError(f"data.auxiliary[{i}].format: {aux.format!r} is not one of {', '.join(CHOICES['data.format'])}")
+        if aux.annotates is not None and (not isinstance(aux.annotates, list) or not all(isinstance(x, str) for x in aux.annotates)):
+            raise ConfigError(f"data.auxiliary[{i}].annotates: expected a list of labels (or null), got {aux.annotates!r}")
     for key, least in POSITIVE_INTS:
         value = _get(config, key)
         optional = key in ("optim.max_steps", "optim.eval_every_steps", "optim.patience", "model.encoder_layers")

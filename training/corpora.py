@@ -7,8 +7,9 @@ import math
 import random
 from pathlib import Path
 
+from persian_ie.data.dataset import PARTIAL_KEY, PartialAnnotation
 from persian_ie.data.document import Document, read_numbered_documents
-from persian_ie.data.readers import ReaderStats, read_conll, read_peyma
+from persian_ie.data.readers import DROPPED_KEY, ReaderStats, read_conll, read_peyma
 from persian_ie.data.schema import LabelSchema
 from persian_ie.data.validate import document_problems
 from persian_ie.errors import ConfigError, TrainingDataError
@@ -45,6 +46,7 @@ def _remap(doc: Document, label_map: dict, dropped: dict) -> Document:
         target = label_map.get(span.label, span.label)
         if target is None:
             dropped[span.label] = dropped.get(span.label, 0) + 1
+            doc.extra.setdefault(DROPPED_KEY, []).append((span.start, span.end, span.label))
         else:
             span.label = target
             kept.append(span)
@@ -95,7 +97,8 @@ def load_training_documents(data_cfg, schema: LabelSchema, seed: int = 13) -> tu
         log.info("data.train_fraction %.2f: %d of %d training documents", fraction, len(train), read)
     for i, aux in enumerate(data_cfg.auxiliary):
         aux = aux if isinstance(aux, AuxCorpus) else AuxCorpus(**aux)
-        train += _read_checked(aux.path, aux.format, schema, f"data.auxiliary[{i}]", aux.label_map, aux.max_documents)
+        docs = _read_checked(aux.path, aux.format, schema, f"data.auxiliary[{i}]", aux.label_map, aux.max_documents)
+        train += mark_partial(docs, annotated_labels(aux, schema, f"data.auxiliary[{i}]"), schema, f"data.auxiliary[{i}] ({aux.path})")
     dev = _read_checked(data_cfg.dev, data_cfg.format, schema, "data.dev") if data_cfg.dev else []
     test = _read_checked(data_cfg.test, data_cfg.format, schema, "data.test") if data_cfg.test else []
     if not any(d.text and d.text.strip() for d in train):
@@ -104,6 +107,33 @@ def load_training_documents(data_cfg, schema: LabelSchema, seed: int = 13) -> tu
             f"({len(train)} read); training needs at least one non-empty document"
         )
     return train, dev, test
+
+
+def annotated_labels(aux: AuxCorpus, schema: LabelSchema, key: str) -> frozenset:
+    """The schema labels an auxiliary corpus annotates (``annotates``, else the label map's targets)."""
+    if aux.annotates is not None:
+        unknown = sorted(set(aux.annotates) - set(schema.labels))
+        if unknown:
+            raise ConfigError(f"{key}.annotates: {unknown} are not labels of schema {schema.name!r} {schema.labels}")
+        return frozenset(aux.annotates)
+    if not aux.label_map:
+        return frozenset(schema.labels)
+    return frozenset(t for t in aux.label_map.values() if t is not None) & frozenset(schema.labels)
+
+
+def mark_partial(docs: list[Document], annotated: frozenset, schema: LabelSchema, where: str) -> list[Document]:
+    """Give each document of a partly annotated corpus its ``PartialAnnotation`` (the words of
+    dropped spans unknown), and log what the corpus teaches; a fully annotated one is left as is."""
+    unknown_spans = sum(len(d.extra.get(DROPPED_KEY, ())) for d in docs)
+    if annotated >= set(schema.labels) and not unknown_spans:
+        return docs
+    for doc in docs:
+        ranges = tuple((start, end) for start, end, _ in doc.extra.pop(DROPPED_KEY, ()))
+        doc.extra[PARTIAL_KEY] = PartialAnnotation(annotated, ranges)
+    silent = [layer for layer, labels in schema.layers.items() if not annotated & set(labels)]
+    log.info("%s: annotates %s; layers not trained on it: %s; %d dropped spans' words are unknown, not O",
+             where, ", ".join(sorted(annotated)) or "nothing", ", ".join(silent) or "none", unknown_spans)
+    return docs
 
 
 def _read_checked(path, fmt: str, schema: LabelSchema, key: str, label_map: dict | None = None, limit: int | None = None) -> list[Document]:
