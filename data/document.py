@@ -340,11 +340,13 @@ def iter_documents(path: str | Path) -> Iterator[DocRecord | LineError]:
             yield LineError(str(path), number, str(exc))
 
 
-def read_numbered_documents(path: str | Path, strict: bool = True) -> list[tuple[int, Document]]:
-    """(line, document) for a whole (small) file, the lines as `persian-ie validate` counts them.
-    ``strict`` raises on a bad line; otherwise bad lines are skipped."""
+def read_numbered_documents(path: str | Path, strict: bool = True, limit: int | None = None) -> list[tuple[int, Document]]:
+    """(line, document) for a whole (small) file or its first ``limit`` documents, the lines as
+    `persian-ie validate` counts them. ``strict`` raises on a bad line; otherwise bad lines are skipped."""
     numbered = []
     for item in iter_documents(path):
+        if limit is not None and len(numbered) >= limit:
+            break
         if isinstance(item, LineError):
             if strict:
                 raise DocumentError(f"{item.path}:{item.line}: {item.reason}")

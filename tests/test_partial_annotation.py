@@ -106,3 +106,16 @@ def test_training_with_a_partly_annotated_corpus_keeps_a_finite_loss(tmp_path, t
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     losses = [row["loss"] for row in log if "loss" in row]
     assert len(losses) >= 3 and all(math.isfinite(x) for x in losses)
+
+
+def test_max_documents_reads_and_counts_only_the_documents_kept(tmp_path, caplog):
+    import logging
+
+    train, aux = tmp_path / "train.jsonl", tmp_path / "peyma.txt"
+    train.write_text(json.dumps({"id": "a", "text": "علی آمد"}) + "\n")
+    aux.write_text(PEYMA_LINES + "\nتهران|B_LOC\n\n" + "خراب\n", encoding="utf-8")  # a bad line after the documents kept
+    cfg = load_config(None, [f"data.train=[{train}]", f"data.auxiliary=[{{path: {aux}, format: peyma, max_documents: 1, label_map: {PEYMA_MAP}}}]"])
+    with caplog.at_level(logging.INFO, logger="persian_ie.training.corpora"):
+        docs, _, _ = load_training_documents(cfg.data, load_schema("default"))
+    assert len(docs) == 2
+    assert "{'LOC': 1}" in caplog.text  # the LOC of the third sentence is not counted

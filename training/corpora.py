@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import random
@@ -18,11 +19,12 @@ from persian_ie.training.config import AuxCorpus
 log = logging.getLogger(__name__)
 
 
-def read_corpus(path: str, fmt: str = "jsonl", label_map: dict | None = None) -> tuple[list[Document], list[int]]:
-    """The documents of one corpus file and each one's line in it (for JSONL as `persian-ie validate`
-    counts them; for the tagged formats the sentence's first line, which the readers keep in ``meta``)."""
+def read_corpus(path: str, fmt: str = "jsonl", label_map: dict | None = None, limit: int | None = None) -> tuple[list[Document], list[int]]:
+    """The first ``limit`` documents (all when None) of one corpus file and each one's line in it (for
+    JSONL as `persian-ie validate` counts them; for the tagged formats the sentence's first line, which
+    the readers keep in ``meta``). Spans the label map drops are counted over the documents kept."""
     if fmt == "jsonl":
-        numbered = read_numbered_documents(path)
+        numbered = read_numbered_documents(path, limit=limit)
         docs, lines = [doc for _, doc in numbered], [line for line, _ in numbered]
         if label_map:
             dropped: dict = {}
@@ -33,7 +35,7 @@ def read_corpus(path: str, fmt: str = "jsonl", label_map: dict | None = None) ->
     if fmt in ("peyma", "conll"):
         stats = ReaderStats()
         reader = read_peyma if fmt == "peyma" else read_conll
-        docs = list(reader(path, label_map or None, stats=stats))
+        docs = list(itertools.islice(reader(path, label_map or None, stats=stats), limit))
         if stats.dropped:
             log.info("%s: dropped spans by label map: %s", path, dict(stats.dropped))
         return docs, [int((d.meta or {}).get("line", 0)) for d in docs]
@@ -142,9 +144,7 @@ def _read_checked(path, fmt: str, schema: LabelSchema, key: str, label_map: dict
     if not Path(path).is_file():
         where = "" if Path(path).is_absolute() else f" (relative paths are read from the current folder, {Path.cwd()})"
         raise ConfigError(f"{key}: {path} is not a file{where}")
-    docs, lines = read_corpus(path, fmt, label_map)
-    if limit:  # only the documents kept are checked
-        docs, lines = docs[:limit], lines[:limit]
+    docs, lines = read_corpus(path, fmt, label_map, limit or None)  # only the documents kept are read and checked
     _check_labels(docs, schema, f"{key} ({path})", [f"{path}:{line} doc={d.id}" for d, line in zip(docs, lines)])
     _check_documents(docs, schema, f"{key} ({path})", str(path), lines)
     return docs
