@@ -7,7 +7,7 @@ normalization and window settings, so repeated runs skip the encoding.
 
 A document may be annotated for some labels only (an auxiliary corpus such
 as PEYMA knows PER and ORG but not TITLE or PROPOSAL): its
-``PartialAnnotation`` (in ``doc.extra[PARTIAL_KEY]``) says which labels it
+``PartialAnnotation`` (``doc.partial``) says which labels it
 annotates and which character ranges are unknown (spans a label map
 dropped). A layer with none of its labels annotated gets -100 everywhere,
 and words in an unknown range get -100 in every layer, so the loss never
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from persian_ie.data.document import Document
@@ -29,30 +28,16 @@ from persian_ie.data.schema import LabelSchema
 from persian_ie.data.tokenize import tokenize
 
 
-PARTIAL_KEY = "_partial"  # in-memory only: Document.to_dict leaves out keys that start with "_"
-
-
-@dataclass(frozen=True)
-class PartialAnnotation:
-    """What a partly annotated document can teach: the labels it annotates and the
-    character ranges ``(start, end)`` whose labels are unknown."""
-
-    annotated: frozenset
-    unknown: tuple = ()
-
-    def to_dict(self) -> dict:
-        return {"annotated": sorted(self.annotated), "unknown": [list(r) for r in self.unknown]}
-
-
-def partial_annotation(doc: Document) -> PartialAnnotation | None:
-    return doc.extra.get(PARTIAL_KEY)
-
-
 def is_fully_annotated(doc: Document, labels) -> bool:
     """True when ``doc`` annotates every one of ``labels`` (a document without a
     ``PartialAnnotation`` annotates all)."""
-    partial = partial_annotation(doc)
-    return partial is None or set(labels) <= partial.annotated
+    return doc.partial is None or set(labels) <= doc.partial.annotated
+
+
+def fully_annotated(docs: list[Document], labels) -> tuple[list[Document], int]:
+    """The documents that annotate every one of ``labels``, and how many were left out."""
+    kept = [d for d in docs if is_fully_annotated(d, labels)]
+    return kept, len(docs) - len(kept)
 
 
 def _word_tags(doc: Document, tokens, schema: LabelSchema) -> dict[str, list[int]]:
@@ -60,7 +45,7 @@ def _word_tags(doc: Document, tokens, schema: LabelSchema) -> dict[str, list[int
     tags = spans_to_tags(tokens, doc.spans, schema)
     tag_ids = {layer: {t: i for i, t in enumerate(schema.tags(layer))} for layer in schema.layers}
     ids = {layer: [tag_ids[layer][t] for t in tags[layer]] for layer in schema.layers}
-    partial = partial_annotation(doc)
+    partial = doc.partial
     if partial is None:
         return ids
     unknown_words = [k for k, tok in enumerate(tokens) if any(tok.start < end and start < tok.end for start, end in partial.unknown)]
@@ -94,8 +79,8 @@ def _fingerprint(docs, tokenizer, schema, normalizer, max_length, stride) -> str
         digest.update(doc.id.encode())
         digest.update((doc.text or "").encode())
         digest.update(json.dumps([s.to_dict() for s in doc.spans]).encode())
-        if partial_annotation(doc) is not None:
-            digest.update(json.dumps(partial_annotation(doc).to_dict()).encode())
+        if doc.partial is not None:
+            digest.update(json.dumps(doc.partial.to_dict()).encode())
     return digest.hexdigest()[:16]
 
 

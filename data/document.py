@@ -54,6 +54,19 @@ class Relation:
         return out
 
 
+@dataclass(frozen=True)
+class PartialAnnotation:
+    """What a partly annotated document (an auxiliary corpus such as PEYMA) can teach:
+    the labels it annotates and the character ranges ``(start, end)`` whose labels are
+    unknown (spans a label map dropped). data/dataset.py turns both into ignored labels."""
+
+    annotated: frozenset
+    unknown: tuple = ()
+
+    def to_dict(self) -> dict:
+        return {"annotated": sorted(self.annotated), "unknown": [list(r) for r in self.unknown]}
+
+
 @dataclass
 class Document:
     id: str
@@ -62,6 +75,10 @@ class Document:
     relations: list[Relation] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)  # records, model, text_sha1, ...
+    # In memory only, never written: the spans a reader's label map dropped, (start, end, label),
+    # and, for a partly annotated training document, what it annotates (training/corpora.py).
+    dropped_spans: list = field(default_factory=list, repr=False, compare=False)
+    partial: PartialAnnotation | None = field(default=None, repr=False, compare=False)
 
     @property
     def text_sha1(self) -> str | None:
@@ -89,7 +106,7 @@ class Document:
         out["spans"] = [s.to_dict() for s in self.spans]
         out["relations"] = [r.to_dict() for r in self.relations]
         for key, value in self.extra.items():
-            if key != "text_sha1" and not key.startswith("_"):  # "_" keys are in-memory only (training's PartialAnnotation)
+            if key != "text_sha1":
                 out[key] = value
         return out
 

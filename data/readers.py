@@ -11,7 +11,7 @@
 Tagged corpora become one document per sentence, the tokens joined by single
 spaces. ``label_map`` renames labels; a label mapped to ``None`` is dropped
 on purpose and counted in ``ReaderStats.dropped``; the dropped spans'
-``(start, end, label)`` stay in ``doc.extra[DROPPED_KEY]`` (in memory only),
+``(start, end, label)`` stay in ``doc.dropped_spans`` (in memory only),
 so training can treat their words as unknown rather than as "O". Nothing is
 dropped silently.
 """
@@ -27,8 +27,6 @@ from persian_ie.data.document import Document, Span, iter_json_objects
 from persian_ie.data.iob import tag_chunks
 from persian_ie.data.tokenize import is_bad_edge_char
 from persian_ie.errors import InputError
-
-DROPPED_KEY = "_dropped_spans"  # (start, end, source label) of spans a label map dropped
 
 
 @dataclass
@@ -106,7 +104,7 @@ def _tagged_to_document(doc_id, tokens, label_map, stats: ReaderStats, meta) -> 
         doc_spans.append(Span(f"s{len(doc_spans) + 1}", start, end, target))
     stats.sentences += 1
     stats.spans += len(doc_spans)
-    return Document(doc_id, text, doc_spans, [], meta, {DROPPED_KEY: dropped} if dropped else {})
+    return Document(doc_id, text, doc_spans, [], meta, dropped_spans=dropped)
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from persian_ie.data.dataset import PARTIAL_KEY, PartialAnnotation, encode_document, is_fully_annotated
+from persian_ie.data.dataset import encode_document, fully_annotated, is_fully_annotated
 from persian_ie.data.encoding import IGNORE
 from persian_ie.data.normalize import Normalizer
 from persian_ie.data.schema import load_schema
@@ -33,13 +33,14 @@ def _aux_config(tmp_path, extra: str = ""):
 def test_an_auxiliary_corpus_knows_only_its_mapped_labels_and_its_dropped_spans_are_unknown(tmp_path):
     train, _, _ = load_training_documents(_aux_config(tmp_path).data, load_schema("default"))
     primary, first, second = train
-    assert PARTIAL_KEY not in primary.extra  # the project corpus annotates everything
-    partial = first.extra[PARTIAL_KEY]
+    assert primary.partial is None  # the project corpus annotates everything
+    partial = first.partial
     assert partial.annotated == {"PER", "ORG"}
     assert [first.text[s:e] for s, e in partial.unknown] == ["تهران"]
-    assert second.extra[PARTIAL_KEY].unknown == ()
+    assert second.partial.unknown == ()
     assert not is_fully_annotated(first, ["PROPOSAL"]) and is_fully_annotated(first, ["PER"]) and is_fully_annotated(primary, ["PROPOSAL"])
-    assert not any(key.startswith("_") for key in first.to_dict())  # in memory only, never written
+    assert fully_annotated(train, ["PER", "PROPOSAL"]) == ([primary], 2)  # what the relation head and refiner learn from
+    assert set(first.to_dict()) == {"id", "text", "spans", "relations", "meta"}  # in memory only, never written
 
 
 def test_the_labels_of_a_partly_annotated_document_are_ignored_where_it_does_not_say(tmp_path, tiny_base):
@@ -56,15 +57,17 @@ def test_the_labels_of_a_partly_annotated_document_are_ignored_where_it_does_not
     assert row["labels_entity"].count(IGNORE) > 0
     assert set(row["labels_role"]) == {IGNORE} and set(row["labels_event"]) == {IGNORE}
     # the same document fully annotated: every layer has its tags, TITLE's word معاون is O
-    doc.extra.pop(PARTIAL_KEY)
+    doc.partial = None
     (full,) = encode_document(doc, AutoTokenizer.from_pretrained(tiny_base), schema, Normalizer(), 64, 8)
     assert len([t for t in full["labels_role"] if t != IGNORE]) == 9
 
 
 def test_annotates_overrides_the_label_map_and_is_checked(tmp_path):
     schema = load_schema("default")
-    train, _, _ = load_training_documents(_aux_config(tmp_path, ", annotates: [PER]").data, schema)
-    assert train[1].extra[PARTIAL_KEY].annotated == {"PER"}
+    train, _, _ = load_training_documents(_aux_config(tmp_path, ", annotates: [PER, ORG]").data, schema)
+    assert train[1].partial.annotated == {"PER", "ORG"}  # annotates lists the labels; the map keeps ORG too
+    with pytest.raises(ConfigError, match=r"data.auxiliary\[0\].annotates: the corpus has spans labelled \['ORG'\], which annotates \['PER'\] leaves out"):
+        load_training_documents(_aux_config(tmp_path, ", annotates: [PER]").data, schema)
     with pytest.raises(ConfigError, match=r"data.auxiliary\[0\].annotates: \['LOC'\] are not labels of schema"):
         load_training_documents(_aux_config(tmp_path, ", annotates: [PER, LOC]").data, schema)
     with pytest.raises(ConfigError, match=r"data.auxiliary\[0\].annotates: expected a list of labels"):
@@ -77,7 +80,7 @@ def test_an_auxiliary_corpus_in_the_schema_without_a_label_map_counts_as_fully_a
         path.write_text(json.dumps({"id": path.stem, "text": "علی آمد"}) + "\n")
     cfg = load_config(None, [f"data.train=[{train}]", f"data.auxiliary=[{{path: {aux}}}]"])
     docs, _, _ = load_training_documents(cfg.data, load_schema("default"))
-    assert all(PARTIAL_KEY not in d.extra for d in docs)
+    assert all(d.partial is None for d in docs)
 
 
 def test_a_layer_with_no_label_in_the_batch_adds_zero_loss_not_nan():
@@ -101,10 +104,12 @@ def test_training_with_a_partly_annotated_corpus_keeps_a_finite_loss(tmp_path, t
     # batches of one window: some hold only the PEYMA sentences, where the role and event layers say nothing
     cfg = load_config(None, [f"output_dir={tmp_path / 'run'}", f"model.base={tiny_base}", f"data.train=[{tmp_path / 'train.jsonl'}]", f"data.dev={tmp_path / 'dev.jsonl'}",
                              f"data.auxiliary=[{{path: {tmp_path / 'peyma.txt'}, format: peyma, label_map: {PEYMA_MAP}}}]",
-                             "optim.max_steps=6", "optim.eval_every_steps=1", "optim.batch_size=1", "window.max_length=64", "window.stride=8", "bootstrap=0", "model.linking=rules"])
+                             "optim.epochs=1", "optim.eval_every_steps=1", "optim.patience=null", "optim.batch_size=1", "window.max_length=64", "window.stride=8",
+                             "bootstrap=0", "model.linking=rules"])
     train(cfg, show_progress=False)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     losses = [row["loss"] for row in log if "loss" in row]
+    # one epoch of one-window batches: each PEYMA sentence was a batch of its own
     assert len(losses) >= 3 and all(math.isfinite(x) for x in losses)
 
 
@@ -119,3 +124,35 @@ def test_max_documents_reads_and_counts_only_the_documents_kept(tmp_path, caplog
         docs, _, _ = load_training_documents(cfg.data, load_schema("default"))
     assert len(docs) == 2
     assert "{'LOC': 1}" in caplog.text  # the LOC of the third sentence is not counted
+
+
+def test_outside_labels_are_o_and_must_be_labels_the_map_drops(tmp_path):
+    schema = load_schema("default")
+    train, _, _ = load_training_documents(_aux_config(tmp_path, ", outside: [LOC]").data, schema)
+    assert train[1].partial.unknown == () and train[1].partial.annotated == {"PER", "ORG"}
+    with pytest.raises(ConfigError, match=r"data.auxiliary\[0\].outside: \['PER'\] are not labels the label_map drops"):
+        load_training_documents(_aux_config(tmp_path, ", outside: [PER]").data, schema)
+
+
+def test_a_corpus_that_annotates_no_label_of_the_schema_is_refused(tmp_path):
+    cfg = _aux_config(tmp_path)
+    cfg.data.auxiliary[0].label_map = {"PER": None, "ORG": None, "LOC": None}
+    with pytest.raises(ConfigError, match=r"data.auxiliary\[0\]: the corpus annotates no label of schema"):
+        load_training_documents(cfg.data, load_schema("default"))
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "true"])
+def test_max_documents_must_be_a_positive_count(tmp_path, value):
+    with pytest.raises(ConfigError, match=r"data.auxiliary\[0\].max_documents: expected an integer >= 1"):
+        _aux_config(tmp_path, f", max_documents: {value}")
+
+
+def test_a_jsonl_auxiliary_corpus_with_a_label_map_marks_its_dropped_spans_unknown(tmp_path):
+    train, aux = tmp_path / "train.jsonl", tmp_path / "aux.jsonl"
+    train.write_text(json.dumps({"id": "a", "text": "علی آمد"}) + "\n")
+    text = "علی در مشهد گفت"
+    spans = [{"id": "s1", "start": 0, "end": 3, "label": "PER"}, {"id": "s2", "start": 7, "end": 11, "label": "CITY"}]
+    aux.write_text(json.dumps({"id": "b", "text": text, "spans": spans}, ensure_ascii=False) + "\n", encoding="utf-8")
+    cfg = load_config(None, [f"data.train=[{train}]", f"data.auxiliary=[{{path: {aux}, label_map: {{CITY: null}}}}]"])
+    docs, _, _ = load_training_documents(cfg.data, load_schema("default"))
+    assert docs[1].partial.annotated == {"PER"} and docs[1].partial.unknown == ((7, 11),)

@@ -26,9 +26,12 @@ class AuxCorpus:
     label_map: dict = field(default_factory=dict)  # source label -> target label or null (dropped)
     max_documents: int | None = None
     # The schema labels this corpus annotates; its other layers teach nothing and the
-    # words of dropped spans count as unknown (data/dataset.py PartialAnnotation).
-    # None: with a label_map, its non-null targets; without one, every label.
+    # words of dropped spans count as unknown (data/document.py PartialAnnotation).
+    # None: with a label_map, its targets and the labels its spans keep; without one, every label.
     annotates: list | None = None
+    # Labels the label_map drops whose words are O for the schema (PEYMA's DAT, TIM, MON, PCT:
+    # a date is never a PER, ORG or CITY) rather than unknown (its LOC holds the cities).
+    outside: list = field(default_factory=list)
 
 
 @dataclass
@@ -219,6 +222,10 @@ def check_values(config: TrainConfig) -> None:
             raise ConfigError(f"data.auxiliary[{i}].format: {aux.format!r} is not one of {', '.join(CHOICES['data.format'])}")
         if aux.annotates is not None and (not isinstance(aux.annotates, list) or not all(isinstance(x, str) for x in aux.annotates)):
             raise ConfigError(f"data.auxiliary[{i}].annotates: expected a list of labels (or null), got {aux.annotates!r}")
+        if not isinstance(aux.outside, list) or not all(isinstance(x, str) for x in aux.outside):
+            raise ConfigError(f"data.auxiliary[{i}].outside: expected a list of labels, got {aux.outside!r}")
+        if aux.max_documents is not None and (not isinstance(aux.max_documents, int) or isinstance(aux.max_documents, bool) or aux.max_documents < 1):
+            raise ConfigError(f"data.auxiliary[{i}].max_documents: expected an integer >= 1 (or null for all), got {aux.max_documents!r}")
     for key, least in POSITIVE_INTS:
         value = _get(config, key)
         optional = key in ("optim.max_steps", "optim.eval_every_steps", "optim.patience", "model.encoder_layers")

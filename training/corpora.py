@@ -8,9 +8,8 @@ import math
 import random
 from pathlib import Path
 
-from persian_ie.data.dataset import PARTIAL_KEY, PartialAnnotation
-from persian_ie.data.document import Document, read_numbered_documents
-from persian_ie.data.readers import DROPPED_KEY, ReaderStats, read_conll, read_peyma
+from persian_ie.data.document import Document, PartialAnnotation, read_numbered_documents
+from persian_ie.data.readers import ReaderStats, read_conll, read_peyma
 from persian_ie.data.schema import LabelSchema
 from persian_ie.data.validate import document_problems
 from persian_ie.errors import ConfigError, TrainingDataError
@@ -48,7 +47,7 @@ def _remap(doc: Document, label_map: dict, dropped: dict) -> Document:
         target = label_map.get(span.label, span.label)
         if target is None:
             dropped[span.label] = dropped.get(span.label, 0) + 1
-            doc.extra.setdefault(DROPPED_KEY, []).append((span.start, span.end, span.label))
+            doc.dropped_spans.append((span.start, span.end, span.label))
         else:
             span.label = target
             kept.append(span)
@@ -100,7 +99,7 @@ def load_training_documents(data_cfg, schema: LabelSchema, seed: int = 13) -> tu
     for i, aux in enumerate(data_cfg.auxiliary):
         aux = aux if isinstance(aux, AuxCorpus) else AuxCorpus(**aux)
         docs = _read_checked(aux.path, aux.format, schema, f"data.auxiliary[{i}]", aux.label_map, aux.max_documents)
-        train += mark_partial(docs, annotated_labels(aux, schema, f"data.auxiliary[{i}]"), schema, f"data.auxiliary[{i}] ({aux.path})")
+        train += mark_partial(docs, aux, schema, f"data.auxiliary[{i}]")
     dev = _read_checked(data_cfg.dev, data_cfg.format, schema, "data.dev") if data_cfg.dev else []
     test = _read_checked(data_cfg.test, data_cfg.format, schema, "data.test") if data_cfg.test else []
     if not any(d.text and d.text.strip() for d in train):
@@ -111,30 +110,48 @@ def load_training_documents(data_cfg, schema: LabelSchema, seed: int = 13) -> tu
     return train, dev, test
 
 
-def annotated_labels(aux: AuxCorpus, schema: LabelSchema, key: str) -> frozenset:
-    """The schema labels an auxiliary corpus annotates (``annotates``, else the label map's targets)."""
+def annotated_labels(aux: AuxCorpus, docs: list[Document], schema: LabelSchema, key: str) -> frozenset:
+    """The schema labels an auxiliary corpus annotates: ``annotates`` when given; else, with a
+    label map, its targets and the labels its spans keep; else every label."""
+    kept = {s.label for d in docs for s in d.spans}
     if aux.annotates is not None:
-        unknown = sorted(set(aux.annotates) - set(schema.labels))
-        if unknown:
-            raise ConfigError(f"{key}.annotates: {unknown} are not labels of schema {schema.name!r} {schema.labels}")
-        return frozenset(aux.annotates)
-    if not aux.label_map:
-        return frozenset(schema.labels)
-    return frozenset(t for t in aux.label_map.values() if t is not None) & frozenset(schema.labels)
+        not_in_schema = sorted(set(aux.annotates) - set(schema.labels))
+        if not_in_schema:
+            raise ConfigError(f"{key}.annotates: {not_in_schema} are not labels of schema {schema.name!r} {schema.labels}")
+        unlisted = sorted(kept - set(aux.annotates))
+        if unlisted:
+            raise ConfigError(f"{key}.annotates: the corpus has spans labelled {unlisted}, which annotates {sorted(aux.annotates)} leaves out; "
+                              "list them, or map them to null in label_map")
+        annotated = frozenset(aux.annotates)
+    elif aux.label_map:
+        annotated = (frozenset(t for t in aux.label_map.values() if t is not None) | kept) & frozenset(schema.labels)
+    else:
+        annotated = frozenset(schema.labels)
+    if not annotated:
+        raise ConfigError(f"{key}: the corpus annotates no label of schema {schema.name!r} {schema.labels} (label_map {aux.label_map}); it would teach nothing")
+    return annotated
 
 
-def mark_partial(docs: list[Document], annotated: frozenset, schema: LabelSchema, where: str) -> list[Document]:
-    """Give each document of a partly annotated corpus its ``PartialAnnotation`` (the words of
-    dropped spans unknown), and log what the corpus teaches; a fully annotated one is left as is."""
-    unknown_spans = sum(len(d.extra.get(DROPPED_KEY, ())) for d in docs)
+def mark_partial(docs: list[Document], aux: AuxCorpus, schema: LabelSchema, key: str) -> list[Document]:
+    """Give each document of a partly annotated auxiliary corpus its ``PartialAnnotation``: the
+    words of spans the label map dropped are unknown, except for labels in ``aux.outside``
+    (dates, amounts: never a schema label); logs what the corpus teaches. A fully annotated corpus
+    that dropped nothing is left as it is."""
+    outside = set(aux.outside or ())
+    dropped_on_purpose = {label for label, target in (aux.label_map or {}).items() if target is None}
+    if outside - dropped_on_purpose:
+        raise ConfigError(f"{key}.outside: {sorted(outside - dropped_on_purpose)} are not labels the label_map drops (mapped to null)")
+    annotated = annotated_labels(aux, docs, schema, key)
+    unknown_spans = sum(1 for d in docs for *_, label in d.dropped_spans if label not in outside)
     if annotated >= set(schema.labels) and not unknown_spans:
         return docs
     for doc in docs:
-        ranges = tuple((start, end) for start, end, _ in doc.extra.pop(DROPPED_KEY, ()))
-        doc.extra[PARTIAL_KEY] = PartialAnnotation(annotated, ranges)
+        ranges = tuple((start, end) for start, end, label in doc.dropped_spans if label not in outside)
+        doc.partial = PartialAnnotation(annotated, ranges)
     silent = [layer for layer, labels in schema.layers.items() if not annotated & set(labels)]
-    log.info("%s: annotates %s; layers not trained on it: %s; %d dropped spans' words are unknown, not O",
-             where, ", ".join(sorted(annotated)) or "nothing", ", ".join(silent) or "none", unknown_spans)
+    log.info("%s (%s): annotates %s; layers not trained on it: %s; the words of %d dropped spans are unknown, not O%s",
+             key, aux.path, ", ".join(sorted(annotated)), ", ".join(silent) or "none", unknown_spans,
+             f" ({', '.join(sorted(outside))} words are O)" if outside else "")
     return docs
 
 

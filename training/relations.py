@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from persian_ie.data.dataset import fully_annotated
 from persian_ie.errors import RelationTrainingError
 from persian_ie.models.relation_head import LEARNED_V1, N_FEATURES, TYPE_NAMES, build_relation_head, candidate_tensors, decode
 
@@ -165,6 +166,9 @@ def train_relation_head(model, tokenizer, train_docs, dev_docs, overrides: dict 
 
     settings = relation_settings(overrides)
     started = time.time()
+    # relations are learnt from documents annotated for every label: a partly annotated one
+    # (PEYMA: PER and ORG only) would make every pair it cannot see a negative
+    train_docs, skipped = fully_annotated(train_docs, model.schema.labels)
     attach_head(model, settings)
     predictor = Predictor(model, tokenizer, device=str(next(model.parameters()).device))
     train_ex = _examples(predictor, train_docs)
@@ -176,7 +180,7 @@ def train_relation_head(model, tokenizer, train_docs, dev_docs, overrides: dict 
         cv_thresholds = tune_thresholds(train_ex, out_of_fold_scores(model, train_ex, settings))
         attach_head(model, settings)  # the final head: all training documents
     losses = _fit(model.relation_head, data, settings)
-    summary = {"pairs": int(len(data["labels"])), "positives": int(data["labels"].sum()),
+    summary = {"documents": len(train_docs), "partly_annotated_skipped": skipped, "pairs": int(len(data["labels"])), "positives": int(data["labels"].sum()),
                "gold_relations": sum(len(e[3]) for e in train_ex), "loss_first": losses[0], "loss_last": losses[-1]}
     thresholds = {t: 0.5 for t in TYPE_NAMES}
     if dev_docs:

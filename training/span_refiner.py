@@ -20,6 +20,7 @@ import time
 import torch
 from torch import nn
 
+from persian_ie.data.dataset import fully_annotated
 from persian_ie.data.iob import spans_to_tags
 from persian_ie.errors import RefinerTrainingError
 from persian_ie.models.span_refiner import build_span_refiner, candidate_spans, label_chunks, refine_spans, sentence_index
@@ -137,6 +138,8 @@ def train_span_refiner(model, tokenizer, train_docs, dev_docs, overrides: dict |
     settings = refiner_settings(overrides)
     started = time.time()
     layer = refined_layer(model.schema, settings["label"])
+    # a partly annotated document (PEYMA) has no gold spans of the label to learn boundaries from
+    train_docs, skipped = fully_annotated(train_docs, [settings["label"]])
     predictor = Predictor(model, tokenizer, device=str(next(model.parameters()).device))
     with torch.inference_mode():
         train_items = word_inputs(predictor, train_docs, settings["label"], layer)
@@ -145,7 +148,8 @@ def train_span_refiner(model, tokenizer, train_docs, dev_docs, overrides: dict |
     # bench/refiner_variants.py (which builds it the same way after its own inference pass)
     attach_refiner(model, settings)
     losses = _fit(model.span_refiner, train_items, settings)
-    summary = {"label": settings["label"], "gold_spans": sum(len(i["gold"]) for i in train_items), "loss_first": losses[0], "loss_last": losses[-1]}
+    summary = {"label": settings["label"], "documents": len(train_docs), "partly_annotated_skipped": skipped,
+               "gold_spans": sum(len(i["gold"]) for i in train_items), "loss_first": losses[0], "loss_last": losses[-1]}
     if dev_items is not None:
         summary["dev_tagger"] = exact_f1(dev_items)
         summary["dev_refined"] = exact_f1(dev_items, model.span_refiner)

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from persian_ie.data.dataset import build_dataset, is_fully_annotated
+from persian_ie.data.dataset import build_dataset
 from persian_ie.data.normalize import Normalizer, NormalizerConfig
 from persian_ie.data.schema import load_schema
 from persian_ie.errors import ConfigError, DistributedSetupError
@@ -255,20 +255,17 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             progress.epoch += 1
             progress.batch_in_epoch = 0
     bar.close()
-    # phases 2 and 3 learn from spans and relations, so only from documents annotated for every label
-    # (an auxiliary corpus such as PEYMA has no TITLE or PROPOSAL to learn from, only to mislead)
-    fact_docs = [d for d in train_docs if is_fully_annotated(d, schema.labels)]
     if cfg.model.linking == "learned" and accelerator.is_main_process:
         from persian_ie.training.relations import add_relation_head
 
         # phase 2: the relation head on the best model's frozen encoder, saved into the same directory
-        relations = add_relation_head(out / "model", out / "model", fact_docs, dev_docs, cfg.model.relation_head)
+        relations = add_relation_head(out / "model", out / "model", train_docs, dev_docs, cfg.model.relation_head)
         (out / "relation_head.json").write_text(json.dumps(relations, indent=1))
     if cfg.model.refine_spans and accelerator.is_main_process:
         from persian_ie.training.span_refiner import add_span_refiner
 
         # phase 3: the span boundary refiner on the same frozen model, saved into the same directory
-        refiner = add_span_refiner(out / "model", out / "model", fact_docs, dev_docs, cfg.model.span_refiner)
+        refiner = add_span_refiner(out / "model", out / "model", train_docs, dev_docs, cfg.model.span_refiner)
         (out / "span_refiner.json").write_text(json.dumps(refiner, indent=1))
     return _finish(accelerator, out, dev_docs, test_docs, schema, progress, cfg, time.time() - started)
 
