@@ -18,7 +18,10 @@ and whose tasks it retries: a killed worker's shard is redone. Each
 shard is written to ``OUT.shards/<shard>.jsonl`` and ``<shard>.errors.jsonl``
 atomically (temp file + rename), so a redone shard replaces, never adds.
 When all shards are done the driver concatenates them, in plan order, into
-OUT and its errors file: every record once, in input order.
+OUT and its errors file: every record once, in input order. Each shard also
+leaves ``<shard>.ids.json`` (a digest of each record's id and its records
+without one), from which the driver warns, as the local engine does, about
+ids repeated across the whole run and records named after their position.
 
 **Resume.** ``resume=True`` reuses the saved plan only if the run's identity
 is unchanged (another input list, a changed file, another model or another
@@ -33,13 +36,14 @@ are resolved on the driver).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from persian_ie.errors import LedgerError
-from persian_ie.inference.inputs import FieldConfig, input_files, iter_file, resolved
+from persian_ie.inference.inputs import FieldConfig, InputRecord, input_files, iter_file, resolved
 from persian_ie.inference.runner import PredictOptions
 from persian_ie.inference.run_state import OutputLock, check_output_paths, check_same_run, model_identity, run_identity
 
@@ -141,15 +145,50 @@ class ShardPredictor:
 
         results = {"shard": [], "documents": [], "errors": []}
         for shard, parts in zip(batch["shard"], batch["parts"]):
-            records, prepared = _prepare_chunk(self.predictor.prepare, list(read_shard(json.loads(parts), self.fields)))
+            read = list(read_shard(json.loads(parts), self.fields))
+            records, prepared = _prepare_chunk(self.predictor.prepare, read)
             summary = RunSummary()
             out_lines, err_lines = process_chunk(self.predictor, records, prepared, self.include_text, self.batch_tokens, summary)
             _atomic_write(self.shard_dir / f"{shard}.errors.jsonl", err_lines)
+            _atomic_write(self.shard_dir / f"{shard}.ids.json", [json.dumps(shard_ids(read)).encode()])
             _atomic_write(self.shard_dir / f"{shard}.jsonl", out_lines)  # last: its presence marks the shard done
             results["shard"].append(shard)
             results["documents"].append(summary.documents)
             results["errors"].append(summary.errors)
         return results
+
+
+def shard_ids(records) -> dict:
+    """What the driver needs to warn, as the local engine does, about ids across all shards: an
+    8-byte digest of each record's id, in order (hex), and the records that had no id."""
+    named = [r for r in records if isinstance(r, InputRecord)]
+    unnamed = [r for r in named if not r.id_given]
+    return {"digests": "".join(hashlib.blake2b(r.id.encode("utf-8"), digest_size=8).hexdigest() for r in named),
+            "unnamed": len(unnamed), "first_unnamed": f"{unnamed[0].id!r} at {unnamed[0].source}:{unnamed[0].position}" if unnamed else None}
+
+
+def id_warnings(shards: list[dict], shard_dir: Path) -> dict:
+    """Records repeating an earlier record's id and records without one, over every shard in plan
+    order (shards done by an older version, without an ids file, are counted as unchecked)."""
+    seen: set[str] = set()
+    found = {"duplicate_ids": 0, "first_duplicate": None, "unnamed": 0, "first_unnamed": None, "shards_unchecked": 0}
+    for s in shards:
+        path = shard_dir / f"{s['shard']}.ids.json"
+        if not path.exists():
+            found["shards_unchecked"] += 1
+            continue
+        ids = json.loads(path.read_text("utf-8"))
+        digests = ids["digests"]
+        for k in range(0, len(digests), 16):
+            digest = digests[k:k + 16]
+            if digest in seen:
+                found["duplicate_ids"] += 1
+                part = s["parts"][0]
+                found["first_duplicate"] = found["first_duplicate"] or f"shard {s['shard']} ({part['display']} from line {part.get('first_line', 1)})"
+            seen.add(digest)
+        found["unnamed"] += ids["unnamed"]
+        found["first_unnamed"] = found["first_unnamed"] or ids["first_unnamed"]
+    return found
 
 
 def _atomic_write(path: Path, lines: list[bytes]) -> None:
@@ -220,9 +259,10 @@ def run_prediction_ray(model_dir: str, inputs: list[str], out: Path, options: Ra
         if todo:
             _run_shards(todo, model_dir, shard_dir, fields, options)
         _concatenate(shards, shard_dir, out, errors)
+        warnings = id_warnings(shards, shard_dir)
     docs = _count_lines(out)
     errs = _count_lines(errors)
-    return {"shards": len(shards), "shards_run": len(todo), "documents": docs, "errors": errs}
+    return {"shards": len(shards), "shards_run": len(todo), "documents": docs, "errors": errs, **warnings}
 
 
 def _count_lines(path: Path) -> int:

@@ -66,18 +66,24 @@ class RunSummary:
         tok_rate = self.tokens / self.seconds if self.seconds else 0.0
         text = (f"{self.documents} documents written, {self.errors} bad records (see errors file), "
                 f"{self.skipped_done} already done; {self.seconds:.1f}s, {rate:.1f} docs/s, {tok_rate:,.0f} tokens/s")
-        if self.duplicate_ids:
-            text += (f"\nwarning: {self.duplicate_ids} records repeat an earlier record's id (first: {self.first_duplicate}); "
-                     f"all were predicted, each output line names its input file and record")
-        if self.unnamed:
-            text += (f"\nwarning: {self.unnamed} records had no id in their id field (--id-field, default 'id') and were named "
-                     f"after their file and position (first: {self.first_unnamed}); check --id-field if they have ids")
-        return text
+        return "\n".join([text, *id_warnings(self.duplicate_ids, self.first_duplicate, self.unnamed, self.first_unnamed)])
 
     def add_error(self, reason: str) -> None:
         self.errors += 1
         kind = reason.split(":")[0].split(" (")[0]
         self.error_reasons[kind] = self.error_reasons.get(kind, 0) + 1
+
+
+def id_warnings(duplicate_ids: int, first_duplicate, unnamed: int, first_unnamed) -> list[str]:
+    """The warnings both engines print about ids (none when all is well)."""
+    lines = []
+    if duplicate_ids:
+        lines.append(f"warning: {duplicate_ids} records repeat an earlier record's id (first: {first_duplicate}); "
+                     f"all were predicted, each output line names its input file and record")
+    if unnamed:
+        lines.append(f"warning: {unnamed} records had no id in their id field (--id-field, default 'id') and were named "
+                     f"after their file and position (first: {first_unnamed}); check --id-field if they have ids")
+    return lines
 
 
 class _IdWatch:

@@ -260,7 +260,14 @@ def predict_cli(args) -> int:
         options = RayOptions(errors=args.errors, resume=args.resume, fields=fields, include_text=not args.no_text,
                              shard_size=args.shard_size, batch_tokens=args.batch_tokens, address=args.ray_address,
                              num_actors=args.actors, gpus_per_actor=args.gpus_per_actor, device=args.device, precision=args.precision)
-        print(json.dumps(run_prediction_ray(args.model, args.inputs, Path(args.out), options)))
+        from persian_ie.inference.runner import id_warnings
+
+        result = run_prediction_ray(args.model, args.inputs, Path(args.out), options)
+        print(json.dumps(result))
+        for line in id_warnings(result["duplicate_ids"], result["first_duplicate"], result["unnamed"], result["first_unnamed"]):
+            print(line, file=sys.stderr)
+        if result["shards_unchecked"]:
+            print(f"note: {result['shards_unchecked']} shards were done by an earlier version and their ids were not checked", file=sys.stderr)
         return 0
     from persian_ie.inference.run_state import check_output_paths
     from persian_ie.inference.runner import resolve_device, run_prediction

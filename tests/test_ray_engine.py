@@ -145,3 +145,58 @@ def test_two_node_cluster_with_a_worker_killed_mid_run_gives_every_id_once(tmp_p
     assert sorted(ids) == sorted(f"d{i}" for i in range(n)) and len(set(ids)) == n  # every id exactly once
     assert ids == [f"d{i}" for i in range(n)]  # in input order
     assert result["documents"] == n and result["errors"] == 0
+
+
+class _InlineRay:
+    """A stand-in for ``ray`` whose Dataset runs the actor class in this process, shard by shard:
+    the driver, the actor and the warnings are exercised without starting Ray."""
+
+    def __init__(self):
+        self.data = types.SimpleNamespace(from_items=lambda rows, **kw: _InlineDataset(rows))
+
+    @staticmethod
+    def is_initialized():
+        return True
+
+
+class _InlineDataset:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def map_batches(self, fn, fn_constructor_kwargs, **kw):
+        def materialize():
+            actor = fn(**fn_constructor_kwargs)
+            for row in self.rows:
+                actor({"shard": [row["shard"]], "parts": [row["parts"]]})
+
+        return types.SimpleNamespace(materialize=materialize)
+
+
+def test_ray_engine_warns_about_ids_repeated_across_shards_and_records_without_one(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    from persian_ie.cli import main
+
+    rows = [{"id": "a", "text": TEXTS[0]}, {"id": "b", "text": TEXTS[1]}, {"id": "c", "text": TEXTS[2]},
+            {"id": "a", "text": TEXTS[3]}, {"text": TEXTS[0]}, {"id": "d", "text": TEXTS[1]}]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    monkeypatch.setitem(sys.modules, "ray", _InlineRay())
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", str(src), "--model", str(tiny_model_dir), "--out", str(out), "--engine", "ray", "--shard-size", "2"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert (summary["shards"], summary["documents"], summary["duplicate_ids"], summary["unnamed"]) == (3, 6, 1, 1)
+    # the repeat of "a" is line 4, in the second shard (lines 3-4): found across shards, not within one
+    assert f"1 records repeat an earlier record's id (first: shard 000001 ({src} from line 3))" in captured.err
+    assert "1 records had no id in their id field" in captured.err and f"at {src}:5" in captured.err
+    assert [json.loads(line)["id"] for line in out.read_text("utf-8").splitlines()][:4] == ["a", "b", "c", "a"]
+
+
+def test_ray_engine_says_nothing_about_ids_when_all_is_well(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    from persian_ie.cli import main
+
+    src = _jsonl(tmp_path / "a.jsonl", 5)
+    monkeypatch.setitem(sys.modules, "ray", _InlineRay())
+    assert main(["predict", str(src), "--model", str(tiny_model_dir), "--out", str(tmp_path / "out.jsonl"), "--engine", "ray", "--shard-size", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err
+    assert json.loads(captured.out.strip().splitlines()[-1])["duplicate_ids"] == 0
