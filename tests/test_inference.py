@@ -240,18 +240,22 @@ def test_ray_engine_local_mode_matches_local_engine(tmp_path, tiny_model_dir, pr
     bad.write_text('{"id": "x"}\n{"id": "y", "text": "مشهد"}\n', encoding="utf-8")
     from persian_ie.inference.ray_engine import RayOptions, run_prediction_ray
 
-    out = tmp_path / "ray.jsonl"
-    result = run_prediction_ray(str(tiny_model_dir), [str(src), str(bad)], out, RayOptions(shard_size=5, num_actors=1))
-    assert result == {"shards": 4, "shards_run": 4, "documents": 13, "errors": 1}
-    run_prediction(predictor, [str(src), str(bad)], tmp_path / "local.jsonl", progress=False)
-    strip = lambda d: {k: v for k, v in d.to_dict().items() if k != "model"}
-    assert [strip(d) for d in read_documents(out)] == [strip(d) for d in read_documents(tmp_path / "local.jsonl")]
-    # resume at shard level: a finished run redoes nothing
-    again = run_prediction_ray(str(tiny_model_dir), [str(src), str(bad)], out, RayOptions(shard_size=5, resume=True))
-    assert again["shards_run"] == 0 and again["documents"] == 13
     import ray
 
-    ray.shutdown()
+    out = tmp_path / "ray.jsonl"
+    try:
+        result = run_prediction_ray(str(tiny_model_dir), [str(src), str(bad)], out, RayOptions(shard_size=5, num_actors=1))
+        assert {k: result[k] for k in ("shards", "shards_run", "documents", "errors")} == {"shards": 4, "shards_run": 4, "documents": 13, "errors": 1}
+        local = run_prediction(predictor, [str(src), str(bad)], tmp_path / "local.jsonl", progress=False)
+        # the archive's 12 records share one id: both engines count the 11 repeats (across Ray's shards too)
+        assert result["duplicate_ids"] == local.duplicate_ids == 11 and result["unnamed"] == local.unnamed == 0
+        strip = lambda d: {k: v for k, v in d.to_dict().items() if k != "model"}
+        assert [strip(d) for d in read_documents(out)] == [strip(d) for d in read_documents(tmp_path / "local.jsonl")]
+        # resume at shard level: a finished run redoes nothing, and still reads every shard's ids
+        again = run_prediction_ray(str(tiny_model_dir), [str(src), str(bad)], out, RayOptions(shard_size=5, resume=True))
+        assert again["shards_run"] == 0 and again["documents"] == 13 and again["duplicate_ids"] == 11
+    finally:
+        ray.shutdown()  # a failure here must not leave Ray running for the next test's ray.init
 
 
 def test_cli_predict_text(tiny_model_dir, capsys):
