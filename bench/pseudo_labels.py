@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import time
 
 from persian_ie.arg_types import positive_int
@@ -27,7 +28,7 @@ FARSNEWS = "../shared/corpora/farsnews/articles.jsonl"
 
 def article_id(doc_id: str) -> str:
     """The article a corpus document comes from (``-w1`` windows share their article's id)."""
-    return doc_id.split("-w")[0]
+    return re.sub(r"-w\d+$", "", doc_id)
 
 
 def unlabelled_sample(articles: str, exclude: list[str], n: int, seed: int) -> tuple[list, int, int]:

@@ -161,16 +161,21 @@ class ShardPredictor:
 def shard_ids(records) -> dict:
     """What the driver needs to warn, as the local engine does, about ids across all shards: an
     8-byte digest of each record's id, in order (hex), and the records that had no id."""
+    from persian_ie.inference.runner import _where
+
     named = [r for r in records if isinstance(r, InputRecord)]
     unnamed = [r for r in named if not r.id_given]
     return {"digests": "".join(hashlib.blake2b(r.id.encode("utf-8"), digest_size=8).hexdigest() for r in named),
-            "unnamed": len(unnamed), "first_unnamed": f"{unnamed[0].id!r} at {unnamed[0].source}:{unnamed[0].position}" if unnamed else None}
+            "unnamed": len(unnamed), "first_unnamed": _where(unnamed[0]) if unnamed else None}
 
 
-def id_warnings(shards: list[dict], shard_dir: Path) -> dict:
+def collect_id_counts(shards: list[dict], shard_dir: Path, fields: FieldConfig) -> dict:
     """Records repeating an earlier record's id and records without one, over every shard in plan
-    order (shards done by an older version, without an ids file, are counted as unchecked)."""
-    seen: set[str] = set()
+    order (a shard without an ids file, done by an earlier version, is counted as unchecked). The
+    first repeat is named as the local engine names it, its shard read again to find the record."""
+    from persian_ie.inference.runner import _where
+
+    seen: set[int] = set()  # ints, as the local engine keeps its hashes: 8 bytes of digest per id
     found = {"duplicate_ids": 0, "first_duplicate": None, "unnamed": 0, "first_unnamed": None, "shards_unchecked": 0}
     for s in shards:
         path = shard_dir / f"{s['shard']}.ids.json"
@@ -180,11 +185,12 @@ def id_warnings(shards: list[dict], shard_dir: Path) -> dict:
         ids = json.loads(path.read_text("utf-8"))
         digests = ids["digests"]
         for k in range(0, len(digests), 16):
-            digest = digests[k:k + 16]
+            digest = int(digests[k:k + 16], 16)
             if digest in seen:
                 found["duplicate_ids"] += 1
-                part = s["parts"][0]
-                found["first_duplicate"] = found["first_duplicate"] or f"shard {s['shard']} ({part['display']} from line {part.get('first_line', 1)})"
+                if found["first_duplicate"] is None:
+                    named = [r for r in read_shard(s["parts"], fields) if isinstance(r, InputRecord)]
+                    found["first_duplicate"] = _where(named[k // 16])
             seen.add(digest)
         found["unnamed"] += ids["unnamed"]
         found["first_unnamed"] = found["first_unnamed"] or ids["first_unnamed"]
@@ -259,7 +265,7 @@ def run_prediction_ray(model_dir: str, inputs: list[str], out: Path, options: Ra
         if todo:
             _run_shards(todo, model_dir, shard_dir, fields, options)
         _concatenate(shards, shard_dir, out, errors)
-        warnings = id_warnings(shards, shard_dir)
+        warnings = collect_id_counts(shards, shard_dir, fields)
     docs = _count_lines(out)
     errs = _count_lines(errors)
     return {"shards": len(shards), "shards_run": len(todo), "documents": docs, "errors": errs, **warnings}
@@ -284,4 +290,4 @@ def _concatenate(shards, shard_dir: Path, out: Path, errors: Path) -> None:
     (shard_dir / "COMPLETE").write_text(json.dumps({"shards": len(shards)}))
 
 
-__all__ = ["RayOptions", "run_prediction_ray", "plan_shards", "read_shard", "ShardPredictor"]
+__all__ = ["RayOptions", "run_prediction_ray", "plan_shards", "read_shard", "ShardPredictor", "shard_ids", "collect_id_counts"]

@@ -267,7 +267,7 @@ def predict_cli(args) -> int:
         for line in id_warnings(result["duplicate_ids"], result["first_duplicate"], result["unnamed"], result["first_unnamed"]):
             print(line, file=sys.stderr)
         if result["shards_unchecked"]:
-            print(f"note: {result['shards_unchecked']} shards were done by an earlier version and their ids were not checked", file=sys.stderr)
+            print(f"note: {result['shards_unchecked']} shards have no ids file (done by an earlier version): their ids were not checked", file=sys.stderr)
         return 0
     from persian_ie.inference.run_state import check_output_paths
     from persian_ie.inference.runner import resolve_device, run_prediction

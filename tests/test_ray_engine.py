@@ -185,8 +185,8 @@ def test_ray_engine_warns_about_ids_repeated_across_shards_and_records_without_o
     captured = capsys.readouterr()
     summary = json.loads(captured.out.strip().splitlines()[-1])
     assert (summary["shards"], summary["documents"], summary["duplicate_ids"], summary["unnamed"]) == (3, 6, 1, 1)
-    # the repeat of "a" is line 4, in the second shard (lines 3-4): found across shards, not within one
-    assert f"1 records repeat an earlier record's id (first: shard 000001 ({src} from line 3))" in captured.err
+    # the repeat of "a" is line 4, in the second shard (lines 3-4): found across shards, named as the local engine names it
+    assert f"1 records repeat an earlier record's id (first: 'a' at {src}:4)" in captured.err
     assert "1 records had no id in their id field" in captured.err and f"at {src}:5" in captured.err
     assert [json.loads(line)["id"] for line in out.read_text("utf-8").splitlines()][:4] == ["a", "b", "c", "a"]
 
@@ -198,5 +198,21 @@ def test_ray_engine_says_nothing_about_ids_when_all_is_well(tmp_path, tiny_model
     monkeypatch.setitem(sys.modules, "ray", _InlineRay())
     assert main(["predict", str(src), "--model", str(tiny_model_dir), "--out", str(tmp_path / "out.jsonl"), "--engine", "ray", "--shard-size", "2"]) == 0
     captured = capsys.readouterr()
-    assert "warning" not in captured.err
+    assert "warning" not in captured.err and "note:" not in captured.err
     assert json.loads(captured.out.strip().splitlines()[-1])["duplicate_ids"] == 0
+
+
+def test_a_resumed_ray_run_counts_shards_without_an_ids_file_as_unchecked(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    from persian_ie.cli import main
+
+    src = _jsonl(tmp_path / "a.jsonl", 5)
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setitem(sys.modules, "ray", _InlineRay())
+    args = ["predict", str(src), "--model", str(tiny_model_dir), "--out", str(out), "--engine", "ray", "--shard-size", "2"]
+    assert main(args) == 0
+    (tmp_path / "out.jsonl.shards" / "000001.ids.json").unlink()  # as a shard done before ids files existed
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.strip().splitlines()[-1])["shards_unchecked"] == 1
+    assert "note: 1 shards have no ids file" in captured.err
