@@ -16,6 +16,7 @@ reads "O" where the corpus simply did not look.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 from pathlib import Path
@@ -48,7 +49,9 @@ def _word_tags(doc: Document, tokens, schema: LabelSchema) -> dict[str, list[int
     partial = doc.partial
     if partial is None:
         return ids
-    unknown_words = [k for k, tok in enumerate(tokens) if any(tok.start < end and start < tok.end for start, end in partial.unknown)]
+    starts, ends = [t.start for t in tokens], [t.end for t in tokens]
+    # every word that overlaps an unknown range (tokens are in text order): a bisect per range, not a scan
+    unknown_words = [k for start, end in partial.unknown for k in range(bisect.bisect_right(ends, start), bisect.bisect_left(starts, end))]
     for layer, labels in schema.layers.items():
         if not partial.annotated & set(labels):
             ids[layer] = [IGNORE] * len(tokens)

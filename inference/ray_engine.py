@@ -161,12 +161,14 @@ class ShardPredictor:
 def shard_ids(records) -> dict:
     """What the driver needs to warn, as the local engine does, about ids across all shards: an
     8-byte digest of each record's id, in order (hex), and the records that had no id."""
-    from persian_ie.inference.runner import _where
+    from persian_ie.inference.runner import RunSummary, _IdWatch
 
+    watch = _IdWatch(RunSummary())  # the local engine's count of records without an id
+    for record in records:
+        watch.see(record)
     named = [r for r in records if isinstance(r, InputRecord)]
-    unnamed = [r for r in named if not r.id_given]
     return {"digests": "".join(hashlib.blake2b(r.id.encode("utf-8"), digest_size=8).hexdigest() for r in named),
-            "unnamed": len(unnamed), "first_unnamed": _where(unnamed[0]) if unnamed else None}
+            "unnamed": watch.summary.unnamed, "first_unnamed": watch.summary.first_unnamed}
 
 
 def collect_id_counts(shards: list[dict], shard_dir: Path, fields: FieldConfig) -> dict:

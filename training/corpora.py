@@ -142,11 +142,11 @@ def mark_partial(docs: list[Document], aux: AuxCorpus, schema: LabelSchema, key:
     if outside - dropped_on_purpose:
         raise ConfigError(f"{key}.outside: {sorted(outside - dropped_on_purpose)} are not labels the label_map drops (mapped to null)")
     annotated = annotated_labels(aux, docs, schema, key)
-    unknown_spans = sum(1 for d in docs for *_, label in d.dropped_spans if label not in outside)
+    unknown = [tuple((start, end) for start, end, label in d.dropped_spans if label not in outside) for d in docs]
+    unknown_spans = sum(map(len, unknown))
     if annotated >= set(schema.labels) and not unknown_spans:
         return docs
-    for doc in docs:
-        ranges = tuple((start, end) for start, end, label in doc.dropped_spans if label not in outside)
+    for doc, ranges in zip(docs, unknown):
         doc.partial = PartialAnnotation(annotated, ranges)
     silent = [layer for layer, labels in schema.layers.items() if not annotated & set(labels)]
     log.info("%s (%s): annotates %s; layers not trained on it: %s; the words of %d dropped spans are unknown, not O%s",
