@@ -51,6 +51,26 @@ def keep_lower_layers(encoder: nn.Module, layers: int) -> None:
     encoder.config.num_hidden_layers = layers
 
 
+def reinit_upper_layers(encoder: nn.Module, layers: int, frozen: int = 0) -> None:
+    """Give the top ``layers`` transformer layers fresh weights (BERT's initialization: normal with the
+    config's ``initializer_range``, zero biases, unit LayerNorms); the torch seed decides them. None of
+    them may be among the ``frozen`` lower layers (they would stay random)."""
+    blocks = transformer_blocks(encoder, "model.reinit_layers")
+    if not 0 < layers <= len(blocks) - frozen:
+        raise ConfigError(f"model.reinit_layers: {layers} must be between 1 and {len(blocks) - frozen} for this encoder "
+                          f"({len(blocks)} layers, {frozen} frozen), or 0 for none")
+    std = getattr(encoder.config, "initializer_range", 0.02)
+    for block in blocks[len(blocks) - layers:]:
+        for module in block.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, mean=0.0, std=std)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+
 def _mask(encoder: nn.Module, hidden: torch.Tensor, attention_mask: torch.Tensor | None):
     from transformers.masking_utils import create_bidirectional_mask
 

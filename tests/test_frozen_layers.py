@@ -101,3 +101,32 @@ def test_frozen_layers_must_leave_a_kept_layer_to_train():
     with pytest.raises(ConfigError, match=r"model.freeze_layers: 4 must be below model.encoder_layers \(4\)"):
         load_config(None, ["model.encoder_layers=4", "model.freeze_layers=4"])
     load_config(None, ["model.encoder_layers=4", "model.freeze_layers=3"])
+
+
+def test_reinit_gives_only_the_top_layers_fresh_weights(tiny_base):
+    from persian_ie.models.encoder_split import reinit_upper_layers
+
+    pretrained = _encoder(tiny_base).state_dict()
+    encoder = _encoder(tiny_base)  # 2 layers
+    torch.manual_seed(0)
+    reinit_upper_layers(encoder, 1)
+    for name, value in encoder.state_dict().items():
+        if not name.startswith("encoder.layer.1."):
+            assert torch.equal(value, pretrained[name]), name  # the lower layer and the embeddings are kept
+        elif name.endswith("LayerNorm.weight"):
+            assert torch.all(value == 1), name
+        elif name.endswith("bias"):
+            assert torch.all(value == 0), name
+        else:  # a weight matrix, drawn again
+            assert value.ndim == 2 and not torch.equal(value, pretrained[name]), name
+    std = encoder.encoder.layer[1].intermediate.dense.weight.std().item()
+    assert abs(std - encoder.config.initializer_range) < 0.01
+
+
+def test_reinit_must_fit_above_the_frozen_layers(tiny_base):
+    from persian_ie.models.encoder_split import reinit_upper_layers
+
+    with pytest.raises(ConfigError, match=r"model.reinit_layers: 2 must be between 1 and 1 .*2 layers, 1 frozen"):
+        reinit_upper_layers(_encoder(tiny_base), 2, frozen=1)
+    with pytest.raises(ConfigError, match="model.reinit_layers: expected an integer >= 0"):
+        load_config(None, ["model.reinit_layers=-1"])

@@ -201,7 +201,7 @@ def test_resume_refuses_a_weight_average_of_other_parameters(tiny_base, tmp_path
         train(_cfg(tiny_base, out, *small_files, "optim.max_steps=2", "optim.ema_decay=0.9", "model.freeze_layers=1"), resume=True, show_progress=False)
 
 
-@pytest.mark.parametrize("changed", ["model.freeze_layers=1", "model.encoder_layers=1", "model.freeze_embeddings=true"])
+@pytest.mark.parametrize("changed", ["model.freeze_layers=1", "model.encoder_layers=1", "model.freeze_embeddings=true", "optim.layer_lr_decay=0.5"])
 def test_resume_refuses_a_changed_setting_that_shapes_the_checkpoint(tiny_base, tmp_path, small_files, changed):
     out = tmp_path / "run"
     train(_cfg(tiny_base, out, *small_files, "optim.max_steps=1", "optim.patience=null"), show_progress=False)
@@ -217,3 +217,31 @@ def test_resume_refuses_a_changed_setting_that_shapes_the_checkpoint(tiny_base, 
 def test_ema_decay_outside_its_range_is_refused(value):
     with pytest.raises(ConfigError, match=r"optim.ema_decay: expected a number in \[0, 1\)"):
         load_config(None, [f"optim.ema_decay={value}"])
+
+
+def test_layer_lr_decay_scales_each_encoder_layer_and_keeps_the_heads(tiny_base):
+    from persian_ie.data.normalize import Normalizer, NormalizerConfig
+    from persian_ie.data.schema import load_schema
+    from persian_ie.training.train import _optimizer, build_model
+
+    def groups(*extra):
+        cfg = load_config(None, [f"model.base={tiny_base}", "optim.lr=1e-3", "optim.head_lr=1e-2", *extra])
+        model, _ = build_model(cfg, load_schema("default"), Normalizer(NormalizerConfig()), "t")
+        rate = {id(p): (g["lr"], g["weight_decay"]) for g in _optimizer(model, cfg).param_groups for p in g["params"]}
+        return {name: rate[id(p)] for name, p in model.named_parameters() if p.requires_grad}, _optimizer(model, cfg).param_groups
+
+    plain, plain_groups = groups()
+    # without decay: the three groups checkpoints were always saved with, in that order
+    assert [(g["lr"], g["weight_decay"]) for g in plain_groups] == [(1e-3, 0.01), (1e-3, 0.0), (1e-2, 0.0)]
+    decayed, _ = groups("optim.layer_lr_decay=0.5")  # the tiny base has 2 layers
+    assert decayed["encoder.encoder.layer.1.output.dense.weight"] == pytest.approx((1e-3, 0.01))
+    assert decayed["encoder.encoder.layer.0.output.dense.weight"] == pytest.approx((5e-4, 0.01))
+    assert decayed["encoder.encoder.layer.0.output.dense.bias"] == pytest.approx((5e-4, 0.0))
+    assert decayed["encoder.embeddings.LayerNorm.weight"] == pytest.approx((2.5e-4, 0.0))
+    assert all(decayed[n] == plain[n] for n in plain if n.startswith("heads."))
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "true"])
+def test_layer_lr_decay_outside_its_range_is_refused(value):
+    with pytest.raises(ConfigError, match=r"optim.layer_lr_decay: expected a number in \(0, 1\]"):
+        load_config(None, [f"optim.layer_lr_decay={value}"])

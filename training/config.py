@@ -60,6 +60,9 @@ class ModelConfig:
     freeze_layers: int = 0
     # Keep only the encoder's lower N transformer layers (null: all of them); the saved model has N.
     encoder_layers: int | None = None
+    # Re-initialize the encoder's top N transformer layers before training (0: none): a
+    # sentence-embedding encoder's top layers are tuned for pooling, not for token tags.
+    reinit_layers: int = 0
     decoding: str = "argmax"
     linking: str = "rules"  # rules | learned (a relation head trained after the spans, training/relations.py)
     relation_head: dict = field(default_factory=dict)  # its settings: epochs, lr, proj_size ... (training/relations.py DEFAULTS)
@@ -81,6 +84,9 @@ class OptimConfig:
     grad_accum: int = 1
     lr: float = 5e-5
     head_lr: float = 1e-3
+    # Layer-wise learning-rate decay: encoder layer i of L trains at lr * decay^(L - 1 - i), the
+    # embeddings at lr * decay^L (1: every layer at lr).
+    layer_lr_decay: float = 1.0
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
@@ -197,7 +203,7 @@ CHOICES = {
 # (key, smallest allowed value) for counts; epochs may be fractional.
 POSITIVE_INTS = (("optim.batch_size", 1), ("optim.grad_accum", 1), ("window.max_length", 8), ("window.stride", 0),
                  ("optim.max_steps", 1), ("optim.eval_every_steps", 1), ("optim.patience", 0), ("bootstrap", 0), ("seed", 0),
-                 ("model.freeze_layers", 0), ("model.encoder_layers", 1))
+                 ("model.freeze_layers", 0), ("model.encoder_layers", 1), ("model.reinit_layers", 0))
 
 
 def _get(config: TrainConfig, key: str):
@@ -247,6 +253,9 @@ def check_values(config: TrainConfig) -> None:
             raise ConfigError(f"{key}: expected a number >= 0, got {value!r}")
     _check_dropout("model", {"dropout": config.model.dropout})
     _check_ema_decay(config.optim.ema_decay)
+    decay = config.optim.layer_lr_decay
+    if not isinstance(decay, (int, float)) or isinstance(decay, bool) or not 0 < decay <= 1:
+        raise ConfigError(f"optim.layer_lr_decay: expected a number in (0, 1] (1: no decay; e.g. 0.9), got {decay!r}")
 
 
 def _check_ema_decay(value) -> None:

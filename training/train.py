@@ -40,7 +40,7 @@ from persian_ie.data.schema import load_schema
 from persian_ie.errors import ConfigError, DistributedSetupError
 from persian_ie.models.base import load_encoder_and_tokenizer
 from persian_ie.models.configuration import build_config
-from persian_ie.models.encoder_split import freeze_lower, keep_lower_layers
+from persian_ie.models.encoder_split import freeze_lower, keep_lower_layers, reinit_upper_layers
 from persian_ie.models.layered import LayeredTokenClassifier
 from persian_ie.training.batching import Collator, LengthGroupedBatches, batch_to
 from persian_ie.training.config import TrainConfig
@@ -73,24 +73,32 @@ def _mixed_precision(cfg: TrainConfig) -> str:
     return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[wanted]
 
 
+def _lr_scale(name: str, layers: int, decay: float) -> float:
+    """The share of ``optim.lr`` a parameter trains at under layer-wise decay (1 above the encoder)."""
+    if decay == 1 or not name.startswith("encoder."):
+        return 1.0
+    parts = name.split(".")
+    if parts[1:3] == ["encoder", "layer"]:
+        return decay ** (layers - 1 - int(parts[3]))
+    return decay ** layers  # the embeddings, below every layer
+
+
 def _optimizer(model: LayeredTokenClassifier, cfg: TrainConfig):
-    decay, no_decay, heads = [], [], []
+    layers = model.encoder.config.num_hidden_layers
+    groups: dict[tuple, dict] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
         if name.startswith("heads."):
-            heads.append(param)
-        elif param.ndim < 2:
-            no_decay.append(param)
+            key = ("heads", cfg.optim.head_lr, 0.0)
         else:
-            decay.append(param)
-    groups = [
-        {"params": decay, "lr": cfg.optim.lr, "weight_decay": cfg.optim.weight_decay},
-        {"params": no_decay, "lr": cfg.optim.lr, "weight_decay": 0.0},
-        {"params": heads, "lr": cfg.optim.head_lr, "weight_decay": 0.0},
-    ]
+            lr = cfg.optim.lr * _lr_scale(name, layers, cfg.optim.layer_lr_decay)
+            key = ("encoder", lr, 0.0 if param.ndim < 2 else cfg.optim.weight_decay)
+        groups.setdefault(key, {"params": [], "lr": key[1], "weight_decay": key[2]})["params"].append(param)
+    # the order the groups always had (weight-decayed, not decayed, heads), so checkpoints stay loadable
+    ordered = [group for (part, lr, weight_decay), group in sorted(groups.items(), key=lambda kv: (kv[0][0] == "heads", kv[0][2] == 0, -kv[0][1]))]
     fused = torch.cuda.is_available()
-    return torch.optim.AdamW([g for g in groups if g["params"]], fused=fused)
+    return torch.optim.AdamW(ordered, fused=fused)
 
 
 def build_model(cfg: TrainConfig, schema, normalizer: Normalizer, name: str):
@@ -98,6 +106,8 @@ def build_model(cfg: TrainConfig, schema, normalizer: Normalizer, name: str):
     encoder, tokenizer = load_encoder_and_tokenizer(cfg.model.base)
     if cfg.model.encoder_layers:
         keep_lower_layers(encoder, cfg.model.encoder_layers)
+    if cfg.model.reinit_layers:
+        reinit_upper_layers(encoder, cfg.model.reinit_layers, frozen=cfg.model.freeze_layers)
     config = build_config(encoder.config, schema, {"max_length": cfg.window.max_length, "stride": cfg.window.stride},
                           normalization=normalizer.config.to_dict(), decoding=cfg.model.decoding, dropout=cfg.model.dropout,
                           loss_weights=cfg.model.loss_weights, tag_weights=cfg.model.tag_weights, base_model=cfg.model.base, run_name=name, training_config=cfg.to_dict())
@@ -120,7 +130,7 @@ def shaping_settings(cfg: TrainConfig, model, schema) -> dict:
         base = str(Path(base).resolve())
     return {"data.schema": {layer: list(schema.tags(layer)) for layer in schema.layers}, "model.base": base,
             "model.encoder_layers": model.encoder.config.num_hidden_layers, "model.freeze_layers": cfg.model.freeze_layers,
-            "model.freeze_embeddings": bool(cfg.model.freeze_embeddings)}
+            "model.freeze_embeddings": bool(cfg.model.freeze_embeddings), "optim.layer_lr_decay": cfg.optim.layer_lr_decay}
 
 
 def _write_json(path: Path, value) -> None:
@@ -139,13 +149,17 @@ def _save_checkpoint(accelerator, out: Path, progress: Progress, average: Weight
         _write_json(ckpt / "progress.json", progress.__dict__)
 
 
+# Settings added to settings.json after checkpoints were first saved, with the value older ones were built with.
+SETTINGS_ADDED_LATER = {"optim.layer_lr_decay": 1.0}
+
+
 def _check_settings(ckpt: Path, settings: dict) -> None:
     """Refuse, naming each one, settings that differ from those the checkpoint was saved with: loading it
     would otherwise fail deep in accelerate (optimizer groups, tensor shapes) naming none of them."""
     saved_file = ckpt / "settings.json"
     if not saved_file.exists():
         return  # saved before the file existed: the loaders' own errors are all there is
-    saved = json.loads(saved_file.read_text())
+    saved = {**SETTINGS_ADDED_LATER, **json.loads(saved_file.read_text())}
     changed = ["data.schema (its layers or tags differ)" if key == "data.schema" else f"{key}: {saved.get(key)!r} then, {value!r} now"
                for key, value in settings.items() if saved.get(key) != value]
     if changed:
