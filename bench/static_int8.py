@@ -98,12 +98,10 @@ def quantize_static_variant(plain: Path, out: Path, feeds, method: str, keep_flo
 
 def predict_with(predictor, session, docs):
     """Predictions and forward seconds with ``session`` as the ONNX backend's encoder (embeddings and heads stay)."""
+    from persian_ie.bench.cpu import timed_predictions
+
     predictor.backend.session = session
-    prepared = [predictor.prepare(d) for d in docs]
-    start = time.perf_counter()
-    probs = predictor.forward(prepared)
-    seconds = time.perf_counter() - start
-    return [predictor.postprocess(p, w) for p, w in zip(prepared, probs)], seconds
+    return timed_predictions(predictor, docs)
 
 
 def main(argv=None) -> int:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import time
 
 import numpy as np
 import torch
@@ -119,14 +118,11 @@ def smoothing_factors(model, predictor, docs, alpha: float = SMOOTH_ALPHA) -> di
 
 
 def predict_with(predictor, model, docs):
+    from persian_ie.bench.cpu import timed_predictions
     from persian_ie.models.backends import TorchBackend
 
     predictor.backend = TorchBackend(model)
-    prepared = [predictor.prepare(d) for d in docs]
-    start = time.perf_counter()
-    probs = predictor.forward(prepared)
-    seconds = time.perf_counter() - start
-    return [predictor.postprocess(p, w) for p, w in zip(prepared, probs)], seconds
+    return timed_predictions(predictor, docs)
 
 
 def main(argv=None) -> int:
