@@ -26,9 +26,10 @@ def probe(encoder_lr: str, head_lr: str, config: str = "configs/quickstart.yaml"
     cfg = load_config(config, [f"optim.lr={encoder_lr}", f"optim.head_lr={head_lr}"])
     schema = load_schema(cfg.data.schema)
     torch.manual_seed(0)
-    model, tokenizer = build_model(cfg, schema)
+    normalizer = Normalizer()
+    model, tokenizer = build_model(cfg, schema, normalizer, "lr-probe")
     docs = read_documents(cfg.data.train[0])[:4]
-    dataset = build_dataset(docs, tokenizer, schema, Normalizer(), cfg.window.max_length, cfg.window.stride)
+    dataset = build_dataset(docs, tokenizer, schema, normalizer, cfg.window.max_length, cfg.window.stride)
     batch = Collator(tokenizer.pad_token_id, list(schema.layers))([dataset[i] for i in range(len(dataset))])
     optimizer = _optimizer(model, cfg)
     model.train()

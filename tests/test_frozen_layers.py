@@ -106,8 +106,11 @@ def test_frozen_layers_must_leave_a_kept_layer_to_train():
 def test_reinit_gives_only_the_top_layers_fresh_weights(tiny_base):
     from persian_ie.models.encoder_split import reinit_upper_layers
 
-    pretrained = _encoder(tiny_base).state_dict()
     encoder = _encoder(tiny_base)  # 2 layers
+    with torch.no_grad():  # as pretrained weights would be: nothing at its initial value
+        for p in encoder.parameters():
+            p.add_(0.5)
+    pretrained = {name: value.clone() for name, value in encoder.state_dict().items()}
     torch.manual_seed(0)
     reinit_upper_layers(encoder, 1)
     for name, value in encoder.state_dict().items():
@@ -130,3 +133,6 @@ def test_reinit_must_fit_above_the_frozen_layers(tiny_base):
         reinit_upper_layers(_encoder(tiny_base), 2, frozen=1)
     with pytest.raises(ConfigError, match="model.reinit_layers: expected an integer >= 0"):
         load_config(None, ["model.reinit_layers=-1"])
+    with pytest.raises(ConfigError, match=r"model.reinit_layers: 3 must be at most model.encoder_layers \(4\) minus model.freeze_layers \(2\)"):
+        load_config(None, ["model.encoder_layers=4", "model.freeze_layers=2", "model.reinit_layers=3"])
+    load_config(None, ["model.encoder_layers=4", "model.freeze_layers=2", "model.reinit_layers=2"])

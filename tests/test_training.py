@@ -208,7 +208,12 @@ def test_resume_refuses_a_changed_setting_that_shapes_the_checkpoint(tiny_base, 
     key = changed.split("=")[0]
     with pytest.raises(ConfigError, match=rf"--resume: the checkpoint in .* was saved with other settings: {key}: .* then, .* now"):
         train(_cfg(tiny_base, out, *small_files, "optim.max_steps=2", "optim.patience=null", changed), resume=True, show_progress=False)
-    # a refused resume changes nothing, and the same settings resume, the base's path written another way too
+    # a refused resume changes nothing, and the same settings resume, the base's path written another way too;
+    # so does a checkpoint saved before optim.layer_lr_decay was a setting (its settings.json lacks the key)
+    settings_file = out / "checkpoint" / "settings.json"
+    settings = json.loads(settings_file.read_text())
+    del settings["optim.layer_lr_decay"]
+    settings_file.write_text(json.dumps(settings))
     same_base = f"{Path(tiny_base).parent}/./{Path(tiny_base).name}"
     train(_cfg(same_base, out, *small_files, "optim.max_steps=2", "optim.patience=null"), resume=True, show_progress=False)
 
@@ -233,6 +238,10 @@ def test_layer_lr_decay_scales_each_encoder_layer_and_keeps_the_heads(tiny_base)
     plain, plain_groups = groups()
     # without decay: the three groups checkpoints were always saved with, in that order
     assert [(g["lr"], g["weight_decay"]) for g in plain_groups] == [(1e-3, 0.01), (1e-3, 0.0), (1e-2, 0.0)]
+    # at weight decay 0 too: matrices and the rest stay apart, so the group count does not depend on it
+    _, no_decay_groups = groups("optim.weight_decay=0")
+    assert [(g["lr"], g["weight_decay"]) for g in no_decay_groups] == [(1e-3, 0.0), (1e-3, 0.0), (1e-2, 0.0)]
+    assert [len(g["params"]) for g in no_decay_groups] == [len(g["params"]) for g in plain_groups]
     decayed, _ = groups("optim.layer_lr_decay=0.5")  # the tiny base has 2 layers
     assert decayed["encoder.encoder.layer.1.output.dense.weight"] == pytest.approx((1e-3, 0.01))
     assert decayed["encoder.encoder.layer.0.output.dense.weight"] == pytest.approx((5e-4, 0.01))

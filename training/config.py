@@ -242,6 +242,9 @@ def check_values(config: TrainConfig) -> None:
     kept, frozen = config.model.encoder_layers, config.model.freeze_layers
     if kept and frozen >= kept:
         raise ConfigError(f"model.freeze_layers: {frozen} must be below model.encoder_layers ({kept}) to leave a layer to train")
+    fresh = config.model.reinit_layers
+    if kept and fresh > kept - frozen:
+        raise ConfigError(f"model.reinit_layers: {fresh} must be at most model.encoder_layers ({kept}) minus model.freeze_layers ({frozen})")
     epochs = config.optim.epochs
     if not isinstance(epochs, (int, float)) or isinstance(epochs, bool) or not epochs > 0 or epochs != epochs or epochs == float("inf"):
         raise ConfigError(f"optim.epochs: expected a number > 0 (e.g. 3 or 0.5), got {epochs!r}")

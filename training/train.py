@@ -90,13 +90,13 @@ def _optimizer(model: LayeredTokenClassifier, cfg: TrainConfig):
         if not param.requires_grad:
             continue
         if name.startswith("heads."):
-            key = ("heads", cfg.optim.head_lr, 0.0)
-        else:
-            lr = cfg.optim.lr * _lr_scale(name, layers, cfg.optim.layer_lr_decay)
-            key = ("encoder", lr, 0.0 if param.ndim < 2 else cfg.optim.weight_decay)
-        groups.setdefault(key, {"params": [], "lr": key[1], "weight_decay": key[2]})["params"].append(param)
+            key = (True, False, cfg.optim.head_lr)  # (a head, weight-decayed, lr)
+        else:  # matrices decay, biases and LayerNorms do not, each its own group even at weight_decay 0
+            key = (False, param.ndim >= 2, cfg.optim.lr * _lr_scale(name, layers, cfg.optim.layer_lr_decay))
+        decay = cfg.optim.weight_decay if key[1] else 0.0
+        groups.setdefault(key, {"params": [], "lr": key[2], "weight_decay": decay})["params"].append(param)
     # the order the groups always had (weight-decayed, not decayed, heads), so checkpoints stay loadable
-    ordered = [group for (part, lr, weight_decay), group in sorted(groups.items(), key=lambda kv: (kv[0][0] == "heads", kv[0][2] == 0, -kv[0][1]))]
+    ordered = [groups[key] for key in sorted(groups, key=lambda k: (k[0], not k[1], -k[2]))]
     fused = torch.cuda.is_available()
     return torch.optim.AdamW(ordered, fused=fused)
 
@@ -106,8 +106,6 @@ def build_model(cfg: TrainConfig, schema, normalizer: Normalizer, name: str):
     encoder, tokenizer = load_encoder_and_tokenizer(cfg.model.base)
     if cfg.model.encoder_layers:
         keep_lower_layers(encoder, cfg.model.encoder_layers)
-    if cfg.model.reinit_layers:
-        reinit_upper_layers(encoder, cfg.model.reinit_layers, frozen=cfg.model.freeze_layers)
     config = build_config(encoder.config, schema, {"max_length": cfg.window.max_length, "stride": cfg.window.stride},
                           normalization=normalizer.config.to_dict(), decoding=cfg.model.decoding, dropout=cfg.model.dropout,
                           loss_weights=cfg.model.loss_weights, tag_weights=cfg.model.tag_weights, base_model=cfg.model.base, run_name=name, training_config=cfg.to_dict())
@@ -117,7 +115,9 @@ def build_model(cfg: TrainConfig, schema, normalizer: Normalizer, name: str):
         # embedding matrix: freezing it removes most optimizer work on CPU.
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     if cfg.model.freeze_layers:
-        freeze_lower(model.encoder, cfg.model.freeze_layers)
+        freeze_lower(model.encoder, cfg.model.freeze_layers)  # checks the split first
+    if cfg.model.reinit_layers:
+        reinit_upper_layers(model.encoder, cfg.model.reinit_layers, frozen=cfg.model.freeze_layers)
     return model, tokenizer
 
 
