@@ -40,7 +40,7 @@ from persian_ie.data.schema import load_schema
 from persian_ie.errors import ConfigError, DistributedSetupError
 from persian_ie.models.base import load_encoder_and_tokenizer
 from persian_ie.models.configuration import build_config
-from persian_ie.models.encoder_split import freeze_lower, keep_lower_layers, reinit_upper_layers
+from persian_ie.models.encoder_split import freeze_lower, keep_lower_layers, reinit_upper_layers, transformer_blocks
 from persian_ie.models.layered import LayeredTokenClassifier
 from persian_ie.training.batching import Collator, LengthGroupedBatches, batch_to
 from persian_ie.training.config import TrainConfig
@@ -73,18 +73,21 @@ def _mixed_precision(cfg: TrainConfig) -> str:
     return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[wanted]
 
 
-def _lr_scale(name: str, layers: int, decay: float) -> float:
-    """The share of ``optim.lr`` a parameter trains at under layer-wise decay (1 above the encoder)."""
-    if decay == 1 or not name.startswith("encoder."):
-        return 1.0
-    parts = name.split(".")
-    if parts[1:3] == ["encoder", "layer"]:
-        return decay ** (layers - 1 - int(parts[3]))
-    return decay ** layers  # the embeddings, below every layer
+def _lr_scales(model: LayeredTokenClassifier, decay: float) -> dict[int, float]:
+    """``id(parameter)`` -> its share of ``optim.lr`` under layer-wise decay: transformer layer i of L at
+    decay^(L - 1 - i), the rest of the encoder (embeddings) at decay^L; parameters not listed train at
+    ``lr``. The layers are found as the other layer settings find them (a non-BERT layout is refused)."""
+    if decay == 1:
+        return {}
+    blocks = transformer_blocks(model.encoder, "optim.layer_lr_decay")
+    scales = {id(p): decay ** len(blocks) for p in model.encoder.parameters()}
+    for i, block in enumerate(blocks):
+        scales.update((id(p), decay ** (len(blocks) - 1 - i)) for p in block.parameters())
+    return scales
 
 
 def _optimizer(model: LayeredTokenClassifier, cfg: TrainConfig):
-    layers = model.encoder.config.num_hidden_layers
+    scales = _lr_scales(model, cfg.optim.layer_lr_decay)
     groups: dict[tuple, dict] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
@@ -92,7 +95,7 @@ def _optimizer(model: LayeredTokenClassifier, cfg: TrainConfig):
         if name.startswith("heads."):
             key = (True, False, cfg.optim.head_lr)  # (a head, weight-decayed, lr)
         else:  # matrices decay, biases and LayerNorms do not, each its own group even at weight_decay 0
-            key = (False, param.ndim >= 2, cfg.optim.lr * _lr_scale(name, layers, cfg.optim.layer_lr_decay))
+            key = (False, param.ndim >= 2, cfg.optim.lr * scales.get(id(param), 1.0))
         decay = cfg.optim.weight_decay if key[1] else 0.0
         groups.setdefault(key, {"params": [], "lr": key[2], "weight_decay": decay})["params"].append(param)
     # the order the groups always had (weight-decayed, not decayed, heads), so checkpoints stay loadable
