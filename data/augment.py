@@ -9,9 +9,10 @@ surface string. Every span and relation is kept; spans after or around a
 replaced mention are shifted by the change in length, so the copy is a valid
 document with exact offsets.
 
-Only mentions that contain no other span and sit on word boundaries are
-replaced: a glued suffix (``غزه‌ای``, ``تهرانی``) would make the new word
-ungrammatical, and a mention with a nested span would lose it.
+Only mentions that sit on word boundaries and overlap no other span except
+ones around them are replaced: a glued suffix (``غزه‌ای``, ``تهرانی``) would
+make the new word ungrammatical, a span inside the mention would lose its
+words and one crossing it its boundary.
 
     python -m persian_ie.data.augment data/corpus/train.jsonl --out runs/aug/train_aug.jsonl --copies 1
 """
@@ -47,7 +48,9 @@ def _on_word_boundaries(text: str, span: Span) -> bool:
 def _replaceable(doc: Document, span: Span) -> bool:
     if span.label not in REPLACED_LABELS or not _on_word_boundaries(doc.text, span):
         return False
-    return not any(o is not span and span.start <= o.start and o.end <= span.end for o in doc.spans)
+    # a span inside the mention would lose its words, one crossing it its boundary
+    return not any(o is not span and o.start < span.end and span.start < o.end and not (o.start <= span.start and span.end <= o.end)
+                   for o in doc.spans)
 
 
 def replace_mentions(doc: Document, pool: dict[str, list[str]], rng: random.Random, rate: float) -> Document:

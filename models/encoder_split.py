@@ -92,3 +92,72 @@ def upper_states(encoder: nn.Module, hidden: torch.Tensor, attention_mask: torch
     for block in transformer_blocks(encoder)[layers:]:
         hidden = block(hidden, mask)
     return hidden
+
+
+class SeenRowsEmbedding(nn.Module):
+    """A frozen word-embedding matrix plus a trained offset for the listed rows only.
+
+    Training the whole 250k-row matrix of the offline encoder costs a dense
+    gradient and an AdamW update of 96M numbers every step, although a step
+    only reads the rows of its own pieces and the training data use a few
+    percent of them. The rows the training windows contain get an offset
+    (starting at zero, so training starts from the pretrained model); every
+    other row stays as it was, as it would in full training, where it gets no
+    gradient apart from weight decay. ``merged()`` folds the offsets back into
+    a plain ``nn.Embedding``, so a saved model is an ordinary one. (Weight
+    decay pulls an offset toward zero, i.e. a row toward its pretrained
+    vector, where full training pulls the row toward zero: a small difference
+    at the quickstart's rate and decay.)
+    """
+
+    def __init__(self, base: nn.Embedding, rows: torch.Tensor):
+        super().__init__()
+        self.base = base.requires_grad_(False)
+        device = base.weight.device
+        rows = torch.unique(rows.long().cpu())
+        slot = torch.full((base.num_embeddings,), -1, dtype=torch.long)
+        slot[rows] = torch.arange(len(rows))
+        self.register_buffer("rows", rows.to(device), persistent=False)
+        self.register_buffer("slot", slot.to(device), persistent=False)
+        self.offset = nn.Parameter(torch.zeros(len(rows), base.embedding_dim, dtype=base.weight.dtype, device=device))
+
+    def rows_digest(self) -> str:
+        """Which rows train, in short: a resumed run must put its offsets on the same rows."""
+        import hashlib
+
+        return f"{len(self.rows)} rows, sha1 {hashlib.sha1(self.rows.cpu().numpy().tobytes()).hexdigest()[:12]}"
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        slot = self.slot[input_ids]
+        trained = (slot >= 0).unsqueeze(-1)
+        # an embedding lookup, not tensor indexing: its backward sums repeated ids in a fixed order, so a resumed run is exact
+        return self.base(input_ids) + nn.functional.embedding(slot.clamp(min=0), self.offset) * trained
+
+    def merged(self) -> nn.Embedding:
+        weight = self.base.weight.detach().clone()
+        weight[self.rows] += self.offset.detach().to(weight.dtype)
+        return nn.Embedding.from_pretrained(weight, freeze=True, padding_idx=self.base.padding_idx)
+
+
+def train_seen_rows(encoder: nn.Module, rows: torch.Tensor) -> SeenRowsEmbedding:
+    """Replace the encoder's word embeddings by a frozen matrix with trained ``rows`` (``freeze_embeddings: unseen``)."""
+    embedding = SeenRowsEmbedding(encoder.get_input_embeddings(), rows)
+    encoder.set_input_embeddings(embedding)
+    return embedding
+
+
+class merged_embeddings:
+    """While inside, the encoder has a plain embedding with the offsets folded in (for saving); then the trained one again."""
+
+    def __init__(self, encoder: nn.Module):
+        self.encoder = encoder
+        self.trained = encoder.get_input_embeddings()
+
+    def __enter__(self):
+        if isinstance(self.trained, SeenRowsEmbedding):
+            self.encoder.set_input_embeddings(self.trained.merged())
+        return self.encoder
+
+    def __exit__(self, *exc):
+        self.encoder.set_input_embeddings(self.trained)
+        return False

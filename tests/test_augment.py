@@ -57,3 +57,10 @@ def test_rate_zero_changes_nothing_and_the_originals_come_first():
 def test_the_pool_holds_each_labels_strings_once():
     pool = mention_pool([seed_like(), seed_like()])
     assert pool["CITY"] == ["غزه", "مشهد"] and pool["ORG"] == ["یونسکو"] and pool["PER"] == []
+
+
+def test_a_mention_another_span_crosses_is_left_alone():
+    text = "احمد رضایی گفت"
+    doc = Document("d2", text, [Span("p", 0, 10, "PER"), Span("x", 5, 14, "PROPOSAL")])
+    copy = replace_mentions(doc, POOL, random.Random(0), rate=1.0)
+    assert copy.text == text

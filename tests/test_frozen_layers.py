@@ -136,3 +136,59 @@ def test_reinit_must_fit_above_the_frozen_layers(tiny_base):
     with pytest.raises(ConfigError, match=r"model.reinit_layers: 3 must be at most model.encoder_layers \(4\) minus model.freeze_layers \(2\)"):
         load_config(None, ["model.encoder_layers=4", "model.freeze_layers=2", "model.reinit_layers=3"])
     load_config(None, ["model.encoder_layers=4", "model.freeze_layers=2", "model.reinit_layers=2"])
+
+
+def test_seen_rows_start_at_the_pretrained_vectors_and_train_only_their_offsets(tiny_base):
+    from persian_ie.models.encoder_split import SeenRowsEmbedding
+
+    base = _encoder(tiny_base).get_input_embeddings()
+    before = base.weight.detach().clone()
+    embedding = SeenRowsEmbedding(base, torch.tensor([7, 3, 7, 11]))
+    ids = torch.tensor([[3, 4, 7, 11, 12]])
+    assert torch.equal(embedding(ids), before[ids])  # zero offsets: the pretrained model
+    embedding(ids).sum().backward()
+    assert base.weight.grad is None and embedding.offset.grad.shape == (3, before.shape[1])
+    with torch.no_grad():
+        embedding.offset += 1.0
+    merged = embedding.merged()
+    assert torch.equal(merged(ids), embedding(ids))  # the folded-in matrix gives what training saw
+    moved = (merged.weight != before).any(dim=1).nonzero().flatten().tolist()
+    assert moved == [3, 7, 11]  # and no other row
+
+
+def test_training_unseen_frozen_changes_only_the_rows_the_windows_use(tiny_base, tmp_path, corpus_docs):
+    from safetensors.torch import load_file
+
+    from persian_ie.data.document import write_documents
+    from persian_ie.models.io import load_pretrained
+
+    write_documents(tmp_path / "train.jsonl", corpus_docs["train"][:4])
+    write_documents(tmp_path / "dev.jsonl", corpus_docs["dev"][:2])
+    cfg = load_config(None, [f"output_dir={tmp_path / 'run'}", f"model.base={tiny_base}", f"data.train=[{tmp_path / 'train.jsonl'}]",
+                             f"data.dev={tmp_path / 'dev.jsonl'}", "data.test=null", "optim.batch_size=8", "window.max_length=64",
+                             "window.stride=8", "bootstrap=0", "optim.max_steps=3", "optim.patience=null",
+                             "model.freeze_embeddings=unseen", "optim.lr=1e-2"])
+    train(cfg, show_progress=False)
+    base = load_file(tiny_base / "model.safetensors")["embeddings.word_embeddings.weight"]
+    saved = load_file(tmp_path / "run" / "model" / "model.safetensors")
+    assert not any("offset" in key or "base." in key for key in saved)  # a plain model on disk
+    changed = set((saved["encoder.embeddings.word_embeddings.weight"] != base).any(dim=1).nonzero().flatten().tolist())
+    from datasets import load_from_disk
+
+    cache = next((tmp_path / "run" / "cache").iterdir())
+    used = {i for ids in load_from_disk(str(cache))["input_ids"] for i in ids}
+    assert changed and changed <= used
+    model, _ = load_pretrained(tmp_path / "run" / "model")
+    assert torch.equal(model.encoder.get_input_embeddings().weight, saved["encoder.embeddings.word_embeddings.weight"])
+    # resuming with other training data would put the saved offsets on other rows: refused by name
+    write_documents(tmp_path / "train.jsonl", corpus_docs["train"][:2])
+    cfg.optim.max_steps = 4
+    with pytest.raises(ConfigError, match="trained embedding rows"):
+        train(cfg, resume=True, show_progress=False)
+
+
+def test_unseen_rows_need_the_embeddings_to_be_read():
+    with pytest.raises(ConfigError, match="model.freeze_embeddings: unseen trains embedding rows"):
+        load_config(None, ["model.freeze_embeddings=unseen", "model.freeze_layers=1"])
+    with pytest.raises(ConfigError, match="expected true, false or unseen, got 'some'"):
+        load_config(None, ["model.freeze_embeddings=some"])

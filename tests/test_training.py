@@ -123,13 +123,14 @@ class _Interrupted(Exception):
     pass
 
 
-@pytest.mark.parametrize("ema", ["0.0", "0.9"])
-def test_an_interrupted_run_resumes_to_the_same_weights(tiny_base, tmp_path, small_files, monkeypatch, ema):
+@pytest.mark.parametrize("ema, embeddings", [("0.0", "true"), ("0.9", "true"), ("0.9", "unseen")])
+def test_an_interrupted_run_resumes_to_the_same_weights(tiny_base, tmp_path, small_files, monkeypatch, ema, embeddings):
     from safetensors.torch import load_file
 
     from persian_ie.training import train as train_module
 
-    opts = ("optim.max_steps=4", "optim.eval_every_steps=2", "optim.patience=null", f"optim.ema_decay={ema}")
+    opts = ("optim.max_steps=4", "optim.eval_every_steps=2", "optim.patience=null", f"optim.ema_decay={ema}",
+            f"model.freeze_embeddings={embeddings}")
     train(_cfg(tiny_base, tmp_path / "whole", *small_files, *opts), show_progress=False)
     save = train_module._save_checkpoint
 

@@ -54,7 +54,10 @@ class ModelConfig:
     dropout: float = 0.1
     loss_weights: dict = field(default_factory=dict)  # layer -> weight of its cross-entropy
     tag_weights: dict = field(default_factory=dict)  # layer -> {tag: class weight}, e.g. {event: {B-PROPOSAL: 2}}
-    freeze_embeddings: bool = False
+    # true: the word-embedding matrix stays fixed; false: all of it trains; "unseen": only the rows the
+    # training windows use train, as offsets folded in when saving (models/encoder_split.py
+    # SeenRowsEmbedding): the rows full training would change, at the frozen matrix's cost per step.
+    freeze_embeddings: bool | str = False
     # The embeddings and the encoder's lower N layers stay fixed; their output is computed once per
     # run and each step trains only the layers above (training/lower_cache.py). 0: none.
     freeze_layers: int = 0
@@ -223,6 +226,7 @@ def check_values(config: TrainConfig) -> None:
             raise ConfigError(f"{key}: {_get(config, key)!r} is not one of {', '.join(allowed)}")
     _check_relation_head(config.model.relation_head)
     _check_span_refiner(config.model)
+    _check_freeze_embeddings(config.model)
     for i, aux in enumerate(config.data.auxiliary):
         if aux.format not in CHOICES["data.format"]:
             raise ConfigError(f"data.auxiliary[{i}].format: {aux.format!r} is not one of {', '.join(CHOICES['data.format'])}")
@@ -279,6 +283,16 @@ def _check_relation_head(settings) -> None:
     if problem:
         raise ConfigError(f"model.relation_head.max_sentence_gap: {problem}")
     _check_dropout("model.relation_head", settings)
+
+
+def _check_freeze_embeddings(model) -> None:
+    value = model.freeze_embeddings
+    if value is not True and value is not False and value != "unseen":
+        raise ConfigError(f"model.freeze_embeddings: expected true, false or unseen, got {value!r}")
+    if value == "unseen" and model.freeze_layers:
+        # the frozen lower layers' output is computed once, so trained embedding rows would never be read
+        raise ConfigError("model.freeze_embeddings: unseen trains embedding rows, which model.freeze_layers "
+                          f"({model.freeze_layers}) keeps fixed; use one of the two")
 
 
 def _check_span_refiner(model) -> None:

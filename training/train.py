@@ -40,7 +40,8 @@ from persian_ie.data.schema import load_schema
 from persian_ie.errors import ConfigError, DistributedSetupError
 from persian_ie.models.base import load_encoder_and_tokenizer
 from persian_ie.models.configuration import build_config
-from persian_ie.models.encoder_split import freeze_lower, keep_lower_layers, reinit_upper_layers, transformer_blocks
+from persian_ie.models.encoder_split import (SeenRowsEmbedding, freeze_lower, keep_lower_layers, merged_embeddings, reinit_upper_layers,
+                                             train_seen_rows, transformer_blocks)
 from persian_ie.models.layered import LayeredTokenClassifier
 from persian_ie.training.batching import Collator, LengthGroupedBatches, batch_to
 from persian_ie.training.config import TrainConfig
@@ -124,6 +125,11 @@ def build_model(cfg: TrainConfig, schema, normalizer: Normalizer, name: str):
     return model, tokenizer
 
 
+def seen_piece_ids(dataset) -> torch.Tensor:
+    """Every piece id the training windows contain (the embedding rows ``freeze_embeddings: unseen`` trains)."""
+    return torch.unique(torch.cat([torch.as_tensor(ids, dtype=torch.long) for ids in dataset["input_ids"]]))
+
+
 def shaping_settings(cfg: TrainConfig, model, schema) -> dict:
     """The settings a checkpoint's parameters and optimizer groups are built from, in a form that compares
     equal for the same model: the schema's tags (not its file name), a local base as its resolved path, the
@@ -131,9 +137,14 @@ def shaping_settings(cfg: TrainConfig, model, schema) -> dict:
     base = cfg.model.base
     if not base.startswith("offline:") and Path(base).exists():
         base = str(Path(base).resolve())
-    return {"data.schema": {layer: list(schema.tags(layer)) for layer in schema.layers}, "model.base": base,
-            "model.encoder_layers": model.encoder.config.num_hidden_layers, "model.freeze_layers": cfg.model.freeze_layers,
-            "model.freeze_embeddings": bool(cfg.model.freeze_embeddings), "optim.layer_lr_decay": cfg.optim.layer_lr_decay}
+    settings = {"data.schema": {layer: list(schema.tags(layer)) for layer in schema.layers}, "model.base": base,
+                "model.encoder_layers": model.encoder.config.num_hidden_layers, "model.freeze_layers": cfg.model.freeze_layers,
+                "model.freeze_embeddings": cfg.model.freeze_embeddings if cfg.model.freeze_embeddings == "unseen" else bool(cfg.model.freeze_embeddings),
+                "optim.layer_lr_decay": cfg.optim.layer_lr_decay}
+    embedding = model.encoder.get_input_embeddings()
+    if isinstance(embedding, SeenRowsEmbedding):  # other training data would put the offsets on other rows
+        settings["trained embedding rows (from the training data)"] = embedding.rows_digest()
+    return settings
 
 
 def _write_json(path: Path, value) -> None:
@@ -199,6 +210,8 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     model, tokenizer = build_model(cfg, schema, normalizer, cfg.name or out.name)
     with accelerator.main_process_first():  # the main process writes the window cache, the others read it
         dataset = build_dataset(train_docs, tokenizer, schema, normalizer, cfg.window.max_length, cfg.window.stride, out / "cache")
+    if cfg.model.freeze_embeddings == "unseen":
+        train_seen_rows(model.encoder, seen_piece_ids(dataset))
     sampler = LengthGroupedBatches(dataset["length"], cfg.optim.batch_size, cfg.seed, cfg.optim.group_by_length)
     pad_id = tokenizer.pad_token_id or 0
     lower = None
@@ -317,7 +330,8 @@ def _evaluate_and_select(accelerator, model, tokenizer, dev_docs, schema, out, p
         progress.best_step = progress.step
         progress.evals_without_improvement = 0
         if accelerator.is_main_process:
-            save_run_model(unwrapped, tokenizer, out / "model", cfg, progress.best_f1)
+            with merged_embeddings(unwrapped.encoder):  # a saved model is a plain one
+                save_run_model(unwrapped, tokenizer, out / "model", cfg, progress.best_f1)
     else:
         progress.evals_without_improvement += 1
     model.train()
