@@ -150,7 +150,9 @@ def _rows(cache: str | None, ids: torch.Tensor) -> torch.Tensor:
         return torch.unique(ids)
     from datasets import load_from_disk
 
-    return torch.unique(torch.cat([torch.as_tensor(x) for x in load_from_disk(cache)["input_ids"]]))
+    from persian_ie.training.train import seen_piece_ids
+
+    return seen_piece_ids(load_from_disk(cache))
 
 
 if __name__ == "__main__":

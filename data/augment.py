@@ -20,11 +20,9 @@ words and one crossing it its boundary.
 from __future__ import annotations
 
 import argparse
-import json
 import random
-from pathlib import Path
 
-from persian_ie.data.document import Document, Relation, Span, read_documents
+from persian_ie.data.document import Document, Relation, Span, read_documents, write_documents
 
 REPLACED_LABELS = ("PER", "ORG", "CITY")
 
@@ -68,26 +66,22 @@ def replace_mentions(doc: Document, pool: dict[str, list[str]], rng: random.Rand
         if decided[key] is not None:
             chosen[span.id] = decided[key]
     by_id = {s.id: s for s in doc.spans}
-    edits = sorted((by_id[i].start, by_id[i].end, len(new)) for i, new in chosen.items())
+    edits = sorted((by_id[i].start, by_id[i].end, new) for i, new in chosen.items())  # (start, end, new string)
     pieces, last = [], 0
-    for (start, end, _), span_id in zip(edits, sorted(chosen, key=lambda i: by_id[i].start)):
-        pieces += [doc.text[last:start], chosen[span_id]]
+    for start, end, new in edits:
+        pieces += [doc.text[last:start], new]
         last = end
     text = "".join(pieces) + doc.text[last:]
-    spans = [Span(s.id, _new_start(s, edits), _new_end(s, edits), s.label) for s in doc.spans]
+    spans = [Span(s.id, _moved(s.start, edits), _moved(s.end, edits), s.label) for s in doc.spans]
     relations = [Relation(r.type, r.head, r.tail) for r in doc.relations]
     meta = dict(doc.meta, augmented_from=doc.id)
     return Document(f"{doc.id}#aug", text, spans, relations, meta)
 
 
-def _new_start(span: Span, edits) -> int:
-    # a start moves by every edit that ends at or before it
-    return span.start + sum(n - (e - s) for s, e, n in edits if e <= span.start)
-
-
-def _new_end(span: Span, edits) -> int:
-    # an end moves by every edit that ends at or before it (the mention itself included)
-    return span.end + sum(n - (e - s) for s, e, n in edits if e <= span.end)
+def _moved(pos: int, edits) -> int:
+    """Where offset ``pos`` of the old text lies in the new one: shifted by every edit that ends at or before
+    it (so a span starting where a mention starts stays put, and one ending where it ends takes its length)."""
+    return pos + sum(len(new) - (end - start) for start, end, new in edits if end <= pos)
 
 
 def augment(docs: list[Document], copies: int, rate: float, seed: int) -> list[Document]:
@@ -112,10 +106,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args(argv)
     docs = augment(read_documents(args.train), args.copies, args.rate, args.seed)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as fh:
-        for doc in docs:
-            fh.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
+    write_documents(args.out, docs)  # atomic, and the input is read in full first
     print(f"{len(docs)} documents written to {args.out}")
 
 
