@@ -123,8 +123,7 @@ def test_the_two_process_model_loads_and_predicts(runs):
     from persian_ie.models.predictor import Predictor
 
     _, two, _, docs = runs
-    # float32 torch, as training scored it: "auto" is bf16 on bf16 hardware, which may flip a near-tie entity
-    predictor = Predictor.from_pretrained(two / "model", backend="torch")
+    predictor = Predictor.from_pretrained(two / "model")
     gold = read_documents(docs)
     report = evaluate_documents(gold, predictor.predict_documents(gold), predictor.schema, bootstrap=0)
     assert report["micro"]["f1"] == pytest.approx(json.loads((two / "summary.json").read_text())["best_dev_micro_f1"])
